@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Builds the local control plane from Go modules into a cache outside the repo:
+#   kube-apiserver, kube-controller-manager, kube-scheduler, kubectl (k8s.io/kubernetes),
+#   etcd (go.etcd.io/etcd/server/v3), kwok + kwokctl (sigs.k8s.io/kwok), helm (helm.sh/helm/v3).
+# Idempotent: a binary already in the cache is not rebuilt, so a warm run takes well under a second.
+# Prints the bin directory on its last line of stdout.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=versions.env
+source "$here/versions.env"
+
+cache_root="${RAGOPS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ragops}"
+bin_dir="$cache_root/k8s-$KUBERNETES_VERSION/bin"
+work_dir="$cache_root/build"
+mkdir -p "$bin_dir" "$work_dir"
+
+export GOTOOLCHAIN=local GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0
+log() { printf '[build-control-plane] %s\n' "$*" >&2; }
+die() { printf '[build-control-plane] ERROR: %s\n' "$*" >&2; exit 1; }
+
+command -v go >/dev/null || die "Go is not installed; install Go >= 1.25 (the Kubernetes $KUBERNETES_VERSION module needs it)."
+
+missing() { for b in "$@"; do [ -x "$bin_dir/$b" ] || return 0; done; return 1; }
+
+# go build inside a throwaway module that requires MODULE@VERSION, pinning its v0.0.0 staging
+# requirements (k8s.io/kubernetes's replace directives do not apply to dependents) to real versions.
+build_with_wrapper() {
+  local name=$1 module=$2 version=$3 staging_prefix=$4 staging_version=$5; shift 5
+  local dir="$work_dir/$name-$version"
+  mkdir -p "$dir"
+  log "building $* from $module@$version (cold build: minutes)"
+  (
+    cd "$dir"
+    cat > go.mod <<MOD
+module ragops.local/build/$name
+
+go 1.25
+
+require $module $version
+MOD
+    if [ -n "$staging_prefix" ]; then
+      # The staging modules the parent go.mod requires at v0.0.0, each mapped to its published tag.
+      go mod download -json "$module@$version" > download.json || die "cannot download $module@$version from the Go module proxy"
+      gomod=$(python3 -c 'import json,sys; print(json.load(open("download.json"))["GoMod"])')
+      grep -E "^\s*${staging_prefix}[^ ]+ v0\.0\.0\s*$" "$gomod" | awk '{print $1}' | sort -u | while read -r mod; do
+        echo "replace $mod => $mod $staging_version" >> go.mod
+      done
+    fi
+    printf 'package tools\n' > tools.go
+    local pkgs=()
+    for cmd in "$@"; do pkgs+=("$cmd"); done
+    imports=""
+    for p in "${pkgs[@]}"; do imports+="	_ \"${p%%=*}\"\n"; done
+    printf '//go:build tools\n\npackage tools\n\nimport (\n%b)\n' "$imports" > tools.go
+    go mod tidy -e >/dev/null 2>tidy.log || { cat tidy.log >&2; die "go mod tidy failed for $module@$version (see above)"; }
+    for p in "${pkgs[@]}"; do
+      pkg=${p%%=*}; out=${p##*=}
+      log "  go build $pkg -> $bin_dir/$out"
+      go build -trimpath -ldflags "-s -w" -o "$bin_dir/$out.tmp" "$pkg" 2>build.log \
+        || { tail -40 build.log >&2; die "go build of $pkg failed (Go $(go env GOVERSION)); see the errors above"; }
+      mv "$bin_dir/$out.tmp" "$bin_dir/$out"
+    done
+  )
+}
+
+start=$(date +%s)
+k8s_minor=${KUBERNETES_VERSION#v1.}
+staging_version="v0.${k8s_minor}"
+
+if missing kube-apiserver kube-controller-manager kube-scheduler kubectl; then
+  build_with_wrapper kubernetes k8s.io/kubernetes "$KUBERNETES_VERSION" "k8s.io/" "$staging_version" \
+    k8s.io/kubernetes/cmd/kube-apiserver=kube-apiserver \
+    k8s.io/kubernetes/cmd/kube-controller-manager=kube-controller-manager \
+    k8s.io/kubernetes/cmd/kube-scheduler=kube-scheduler \
+    k8s.io/kubernetes/cmd/kubectl=kubectl
+fi
+if missing etcd; then
+  build_with_wrapper etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION" "" "" go.etcd.io/etcd/server/v3=etcd
+fi
+if missing kwok kwokctl; then
+  build_with_wrapper kwok sigs.k8s.io/kwok "$KWOK_VERSION" "" "" \
+    sigs.k8s.io/kwok/cmd/kwok=kwok sigs.k8s.io/kwok/cmd/kwokctl=kwokctl
+fi
+if missing helm; then
+  build_with_wrapper helm helm.sh/helm/v3 "$HELM_VERSION" "" "" helm.sh/helm/v3/cmd/helm=helm
+fi
+
+log "control plane binaries ready in $bin_dir ($(( $(date +%s) - start )) s)"
+echo "$bin_dir"

@@ -1,0 +1,242 @@
+"""The RagPipeline kind: a RAG gateway bound to a VectorStore collection."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import Field, model_validator
+
+from ragops.models.base import LocalObjectRef, OptionalSecretKeyRef, ResourceRequirements, SecretKeyRef, Spec, cel
+from ragops.models.profiles import Profile
+from ragops.models.vectorstore import COLLECTION_NAME_PATTERN
+
+
+class EmbeddingProvider(StrEnum):
+    """Who computes embeddings."""
+
+    OPENAI = "openai"  # any OpenAI-compatible /v1/embeddings: OpenAI, vLLM, TEI, LocalAI
+    OLLAMA = "ollama"
+    HASH = "hash"  # deterministic, offline, NOT semantic: development only
+
+
+class LLMProvider(StrEnum):
+    """Who answers questions; `none` turns answering off (retrieval only)."""
+
+    OPENAI = "openai"
+    OLLAMA = "ollama"
+    NONE = "none"
+
+
+class ChunkingStrategy(StrEnum):
+    """How documents are split before embedding."""
+
+    CHARACTER = "character"
+    TOKEN = "token"
+    SENTENCE = "sentence"
+    RECURSIVE = "recursive"
+
+
+class EmbeddingSpec(Spec):
+    """The embedding provider."""
+
+    provider: EmbeddingProvider = Field(
+        default=EmbeddingProvider.OPENAI,
+        description="openai (any OpenAI-compatible API), ollama, or hash (offline, not semantic: for trying out).",
+    )
+    model: str = Field(default="text-embedding-3-small", min_length=1, description="Embedding model name.")
+    dimensions: int = Field(
+        default=768, ge=1, le=65536, description="Vector size; must equal the collection's vectorSize."
+    )
+    endpoint: str = Field(
+        default="",
+        description="Base URL of the provider API. Empty: the provider's public default "
+        "(https://api.openai.com/v1, http://localhost:11434).",
+    )
+    api_key_secret_ref: SecretKeyRef | None = Field(
+        default=None, description="Secret key holding the provider's API key (not needed for ollama or hash)."
+    )
+    batch_size: int = Field(default=64, ge=1, le=2048, description="Texts per embedding request.")
+
+
+class LLMSpec(Spec):
+    """The chat model that answers queries."""
+
+    provider: LLMProvider = Field(default=LLMProvider.OPENAI, description="openai, ollama, or none.")
+    model: str = Field(default="gpt-4.1-mini", min_length=1, description="Chat model name.")
+    endpoint: str = Field(default="", description="Base URL of the provider API. Empty: the provider's default.")
+    api_key_secret_ref: SecretKeyRef | None = Field(
+        default=None, description="Secret key holding the provider's API key."
+    )
+    temperature: float = Field(default=0.2, ge=0, le=2, description="Sampling temperature.")
+    max_tokens: int = Field(default=1024, ge=1, le=131072, description="Maximum tokens in an answer.")
+
+
+class ChunkingSpec(Spec):
+    """How ingested documents are split."""
+
+    model_config = Spec.model_config | {
+        "json_schema_extra": {
+            "x-kubernetes-validations": [
+                cel("self.overlap < self.size", "chunking.overlap must be smaller than chunking.size",
+                    field_path=".overlap")
+            ]
+        }
+    }
+
+    strategy: ChunkingStrategy = Field(
+        default=ChunkingStrategy.RECURSIVE, description="character, token, sentence or recursive."
+    )
+    size: int = Field(default=800, ge=1, le=100000, description="Target chunk size (characters, or tokens).")
+    overlap: int = Field(default=100, ge=0, le=50000, description="Overlap between consecutive chunks.")
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> ChunkingSpec:
+        if self.overlap >= self.size:
+            raise ValueError("overlap must be smaller than size")
+        return self
+
+
+class RetrievalSpec(Spec):
+    """How many chunks a query retrieves."""
+
+    top_k: int = Field(default=5, ge=1, le=100, description="Chunks returned per query.")
+    score_threshold: float = Field(
+        default=0.0, ge=-1e6, le=1e6, description="Minimum similarity score of a returned chunk."
+    )
+
+
+class CircuitBreakerSpec(Spec):
+    """Stops calling a failing provider for a while."""
+
+    failure_threshold: int = Field(default=5, ge=1, le=1000, description="Consecutive failures that open it.")
+    recovery_seconds: int = Field(
+        default=60, ge=1, le=3600, description="Seconds open before one trial call (half-open)."
+    )
+
+
+class ResilienceSpec(Spec):
+    """Timeouts, retries and circuit breaking for provider calls."""
+
+    model_config = Spec.model_config | {
+        "json_schema_extra": {
+            "x-kubernetes-validations": [
+                cel("self.backoffMaxMs >= self.backoffBaseMs", "resilience.backoffMaxMs must be >= backoffBaseMs",
+                    field_path=".backoffMaxMs")
+            ]
+        }
+    }
+
+    timeout_seconds: int = Field(default=60, ge=1, le=600, description="Timeout of one provider call.")
+    retries: int = Field(default=3, ge=0, le=10, description="Retries on timeouts, 429 and 5xx.")
+    backoff_base_ms: int = Field(default=100, ge=1, le=60000, description="First retry delay (exponential, jittered).")
+    backoff_max_ms: int = Field(default=5000, ge=1, le=300000, description="Largest retry delay.")
+    circuit_breaker: CircuitBreakerSpec = Field(
+        default_factory=CircuitBreakerSpec, description="Circuit breaker per provider."
+    )
+
+    @model_validator(mode="after")
+    def _backoff_bounds(self) -> ResilienceSpec:
+        if self.backoff_max_ms < self.backoff_base_ms:
+            raise ValueError("backoffMaxMs must be >= backoffBaseMs")
+        return self
+
+
+class AutoscalingSpec(Spec):
+    """HorizontalPodAutoscaler bounds. Unset bounds come from the profile."""
+
+    model_config = Spec.model_config | {
+        "json_schema_extra": {
+            "x-kubernetes-validations": [
+                cel(
+                    "!has(self.minReplicas) || !has(self.maxReplicas) || self.maxReplicas >= self.minReplicas",
+                    "autoscaling.maxReplicas must be >= minReplicas",
+                    field_path=".maxReplicas",
+                )
+            ]
+        }
+    }
+
+    min_replicas: int | None = Field(default=None, ge=1, le=1000, description="Fewest gateway pods.")
+    max_replicas: int | None = Field(default=None, ge=1, le=1000, description="Most gateway pods.")
+    target_cpu_utilization: int = Field(
+        default=70, ge=1, le=100, description="Average CPU utilization (% of requests) the HPA aims for."
+    )
+
+    @model_validator(mode="after")
+    def _max_above_min(self) -> AutoscalingSpec:
+        if self.min_replicas is not None and self.max_replicas is not None and self.max_replicas < self.min_replicas:
+            raise ValueError("maxReplicas must be >= minReplicas")
+        return self
+
+
+class GatewayAuthSpec(Spec):
+    """Clients authenticate with an API key (header `Authorization: Bearer <key>` or `X-API-Key`)."""
+
+    api_key_secret_ref: OptionalSecretKeyRef = Field(
+        default_factory=OptionalSecretKeyRef,
+        description="Secret with the gateway API key. Empty name: the operator generates `<name>-gateway-api-key`.",
+    )
+
+
+class CorsSpec(Spec):
+    """Cross-origin access for browser clients."""
+
+    allowed_origins: list[Annotated[str, Field(max_length=2048)]] = Field(
+        default_factory=list, max_length=64, description="Origins allowed to call the gateway. Empty: none."
+    )
+
+
+class RateLimitSpec(Spec):
+    """Request rate limit per gateway pod."""
+
+    requests_per_second: int = Field(default=0, ge=0, le=100000, description="Requests per second; 0 = off.")
+
+
+class GatewaySpec(Spec):
+    """The gateway Deployment."""
+
+    image: str = Field(
+        default="", description="Gateway image. Empty: the operator's own image (command `ragops gateway`)."
+    )
+    workers: int | None = Field(
+        default=None, ge=1, le=256, description="Concurrent ingest workers per pod. Default: the profile's."
+    )
+    autoscaling: AutoscalingSpec = Field(default_factory=AutoscalingSpec, description="HPA bounds.")
+    resources: ResourceRequirements | None = Field(
+        default=None, description="Requests and limits of each gateway pod; fields set here override the profile."
+    )
+    auth: GatewayAuthSpec = Field(default_factory=GatewayAuthSpec, description="API-key authentication.")
+    cors: CorsSpec = Field(default_factory=CorsSpec, description="CORS.")
+    rate_limit: RateLimitSpec = Field(default_factory=RateLimitSpec, description="Rate limiting.")
+    max_request_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=1024, le=1024 * 1024 * 1024, description="Largest accepted request body."
+    )
+
+
+class PipelineMonitoringSpec(Spec):
+    """Prometheus integration for the gateway."""
+
+    service_monitor: bool = Field(default=False, description="Create a ServiceMonitor for the gateway.")
+    prometheus_rule: bool = Field(
+        default=False, description="Create a PrometheusRule with the gateway's success-rate and latency alerts."
+    )
+
+
+class RagPipelineSpec(Spec):
+    """Desired state of a RAG gateway."""
+
+    profile: Profile = Field(default=Profile.SMALL, description="Hardware profile that sizes the gateway.")
+    vector_store_ref: LocalObjectRef = Field(description="The VectorStore (same namespace) holding the collection.")
+    collection: str = Field(
+        min_length=1, pattern=COLLECTION_NAME_PATTERN, description="Collection of the VectorStore to use."
+    )
+    embedding: EmbeddingSpec = Field(default_factory=EmbeddingSpec, description="Embedding provider.")
+    llm: LLMSpec = Field(default_factory=LLMSpec, description="Answering model.")
+    chunking: ChunkingSpec = Field(default_factory=ChunkingSpec, description="Document splitting.")
+    retrieval: RetrievalSpec = Field(default_factory=RetrievalSpec, description="Retrieval.")
+    resilience: ResilienceSpec = Field(default_factory=ResilienceSpec, description="Provider call resilience.")
+    gateway: GatewaySpec = Field(default_factory=GatewaySpec, description="Gateway Deployment.")
+    monitoring: PipelineMonitoringSpec = Field(
+        default_factory=PipelineMonitoringSpec, description="Prometheus integration."
+    )
