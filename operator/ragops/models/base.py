@@ -44,9 +44,7 @@ def cel(rule: str, message: str, *, field_path: str | None = None, reason: str |
 class SecretKeyRef(Spec):
     """A key of a Secret in the resource's namespace."""
 
-    name: str = Field(
-        min_length=1, max_length=253, pattern=DNS_SUBDOMAIN_PATTERN, description="Name of the Secret."
-    )
+    name: str = Field(min_length=1, max_length=253, pattern=DNS_SUBDOMAIN_PATTERN, description="Name of the Secret.")
     key: str = Field(
         default="apiKey",
         min_length=1,
@@ -93,6 +91,4 @@ class ResourceRequirements(Spec):
 class LocalObjectRef(Spec):
     """A reference to an object in the same namespace."""
 
-    name: str = Field(
-        min_length=1, max_length=253, pattern=DNS_SUBDOMAIN_PATTERN, description="Name of the object."
-    )
+    name: str = Field(min_length=1, max_length=253, pattern=DNS_SUBDOMAIN_PATTERN, description="Name of the object.")

@@ -78,8 +78,11 @@ class ChunkingSpec(Spec):
     model_config = Spec.model_config | {
         "json_schema_extra": {
             "x-kubernetes-validations": [
-                cel("self.overlap < self.size", "chunking.overlap must be smaller than chunking.size",
-                    field_path=".overlap")
+                cel(
+                    "self.overlap < self.size",
+                    "chunking.overlap must be smaller than chunking.size",
+                    field_path=".overlap",
+                )
             ]
         }
     }
@@ -121,8 +124,11 @@ class ResilienceSpec(Spec):
     model_config = Spec.model_config | {
         "json_schema_extra": {
             "x-kubernetes-validations": [
-                cel("self.backoffMaxMs >= self.backoffBaseMs", "resilience.backoffMaxMs must be >= backoffBaseMs",
-                    field_path=".backoffMaxMs")
+                cel(
+                    "self.backoffMaxMs >= self.backoffBaseMs",
+                    "resilience.backoffMaxMs must be >= backoffBaseMs",
+                    field_path=".backoffMaxMs",
+                )
             ]
         }
     }

@@ -20,9 +20,7 @@ from ragops.models.profiles import Profile
 DEFAULT_QDRANT_IMAGE = "qdrant/qdrant:v1.20.0"
 COLLECTION_NAME_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,254}$"
 # Five cron fields (minute hour day-of-month month day-of-week); names allowed in the last two.
-CRON_PATTERN = (
-    r"^([0-9*,/-]+)\s+([0-9*,/-]+)\s+([0-9*,/?LW-]+)\s+([0-9A-Za-z*,/-]+)\s+([0-9A-Za-z*,/?#L-]+)$"
-)
+CRON_PATTERN = r"^([0-9*,/-]+)\s+([0-9*,/-]+)\s+([0-9*,/?LW-]+)\s+([0-9A-Za-z*,/-]+)\s+([0-9A-Za-z*,/?#L-]+)$"
 RETENTION_PATTERN = r"^[1-9][0-9]*[hdw]$"
 
 
@@ -98,9 +96,7 @@ class CollectionSpec(Spec):
     """A collection the operator ensures through Qdrant's API."""
 
     name: str = Field(pattern=COLLECTION_NAME_PATTERN, description="Collection name.")
-    vector_size: int = Field(
-        ge=1, le=65536, description="Dimension of the vectors; fixed once the collection exists."
-    )
+    vector_size: int = Field(ge=1, le=65536, description="Dimension of the vectors; fixed once the collection exists.")
     distance: Distance = Field(
         default=Distance.COSINE, description="Similarity metric; fixed once the collection exists."
     )
@@ -185,6 +181,7 @@ class BackupSpec(Spec):
     destination: BackupDestination = Field(
         default_factory=lambda: BackupDestination(pvc=PvcDestination()),
         description="Where backups are written. Default: a 50Gi PVC.",
+        json_schema_extra={"default": {"pvc": {}}},
     )
 
 
@@ -196,9 +193,7 @@ class RestoreSpec(Spec):
         pattern=r"^$|^[a-zA-Z0-9][a-zA-Z0-9_.-]*$",
         description="Name of the backup to restore (as listed in status.lastBackup.name). Empty: no restore.",
     )
-    overwrite: bool = Field(
-        default=False, description="Allow replacing collections that already hold points."
-    )
+    overwrite: bool = Field(default=False, description="Allow replacing collections that already hold points.")
 
 
 class SecuritySpec(Spec):

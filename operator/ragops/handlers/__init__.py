@@ -1,0 +1,94 @@
+"""kopf registration only: watch events go to the runtime, which does the work."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+from prometheus_client import start_http_server
+
+from ragops import GROUP, VERSION
+from ragops.reconcile.children import ChildCache
+from ragops.reconcile.collections import QdrantCollections
+from ragops.reconcile.context import Context, OperatorSettings
+from ragops.reconcile.kube import KubeClient, load_api_client
+from ragops.reconcile.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+MANAGED = {"app.kubernetes.io/managed-by": "ragops"}
+CHILD_RESOURCES = [
+    ("apps", "v1", "statefulsets"),
+    ("apps", "v1", "deployments"),
+    ("", "v1", "services"),
+    ("", "v1", "configmaps"),
+    ("", "v1", "secrets"),
+    ("policy", "v1", "poddisruptionbudgets"),
+    ("networking.k8s.io", "v1", "networkpolicies"),
+    ("batch", "v1", "cronjobs"),
+    ("batch", "v1", "jobs"),
+    ("autoscaling", "v2", "horizontalpodautoscalers"),
+    ("monitoring.coreos.com", "v1", "servicemonitors"),
+    ("monitoring.coreos.com", "v1", "prometheusrules"),
+]
+
+
+def build_registry(
+    settings: OperatorSettings,
+    *,
+    metrics_port: int | None = None,
+    workers: int = 8,
+    kubeconfig: str | None = None,
+    make_context: Any = None,
+) -> kopf.OperatorRegistry:
+    """A registry with every handler; `make_context` lets tests swap the Qdrant access."""
+    registry = kopf.OperatorRegistry()
+
+    def default_context(runtime: Runtime) -> Context:
+        kube = KubeClient(load_api_client(kubeconfig, pool_size=workers * 2))
+        return Context(kube, runtime.children, settings, runtime.lookup, QdrantCollections())
+
+    @kopf.on.startup(registry=registry)
+    async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+        configure(settings)
+        runtime = Runtime(make_context or default_context, workers=workers)
+        memo["runtime"] = runtime
+        if metrics_port:
+            start_http_server(metrics_port, registry=runtime.metrics.registry)
+        runtime.start(resync_seconds=runtime.context.settings.resync_seconds)
+
+    @kopf.on.cleanup(registry=registry)
+    async def cleanup(memo: kopf.Memo, **_: Any) -> None:
+        runtime = memo.get("runtime")
+        if runtime is not None:
+            await runtime.stop()
+
+    @kopf.on.event(GROUP, VERSION, "vectorstores", registry=registry)
+    @kopf.on.event(GROUP, VERSION, "ragpipelines", registry=registry)
+    async def parent_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+        memo["runtime"].observe_parent(event.get("type"), event["object"])
+
+    for group, version, plural in CHILD_RESOURCES:
+
+        @kopf.on.event(group, version, plural, labels=MANAGED, registry=registry)
+        async def child_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+            memo["runtime"].observe_child(event.get("type"), event["object"])
+
+    return registry
+
+
+def configure(settings: kopf.OperatorSettings) -> None:
+    """kopf's own bookkeeping, set explicitly (DESIGN.md): annotations under ragops.dev, no handler Events."""
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=GROUP, key="last-handled-configuration"
+    )
+    settings.persistence.finalizer = f"{GROUP}/finalizer"
+    # The runtime posts its own Events on transitions; kopf's per-handler Events would be idle writes.
+    settings.posting.enabled = False
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    settings.watching.connect_timeout = 10
+    settings.networking.request_timeout = 60
+    settings.batching.worker_limit = 1000

@@ -1,0 +1,144 @@
+"""The live children of every resource, kept from watch events, and the apply/prune pass over them."""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ragops.reconcile.compare import is_subset
+from ragops.reconcile.kube import KubeClient, KubeError
+
+# Never pruned: PVCs hold data, and backup Jobs belong to their CronJob or to a user's request.
+NEVER_PRUNED = {"PersistentVolumeClaim"}
+PRUNED_JOB_COMPONENTS = {"restore"}
+
+Key = tuple[str, str, str]  # kind, namespace, name
+
+
+def key_of(obj: Mapping[str, Any]) -> Key:
+    meta = obj["metadata"]
+    return obj["kind"], meta["namespace"], meta["name"]
+
+
+def controller_uid(obj: Mapping[str, Any]) -> str | None:
+    for ref in obj.get("metadata", {}).get("ownerReferences") or []:
+        if ref.get("controller"):
+            return str(ref.get("uid"))
+    return None
+
+
+class ChildCache:
+    """Latest body of each child, fed by watch events and by apply responses."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._objects: dict[Key, dict[str, Any]] = {}
+        self._by_owner: dict[str, set[Key]] = defaultdict(set)
+
+    def put(self, obj: Mapping[str, Any]) -> None:
+        key = key_of(obj)
+        slim = _slim(obj)
+        with self._lock:
+            self._forget(key)
+            self._objects[key] = slim
+            owner = controller_uid(slim)
+            if owner:
+                self._by_owner[owner].add(key)
+
+    def remove(self, key: Key) -> None:
+        with self._lock:
+            self._forget(key)
+
+    def get(self, key: Key) -> dict[str, Any] | None:
+        with self._lock:
+            return self._objects.get(key)
+
+    def owned_by(self, owner_uid: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [self._objects[key] for key in self._by_owner.get(owner_uid, set()) if key in self._objects]
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._objects)
+
+    def _forget(self, key: Key) -> None:
+        old = self._objects.pop(key, None)
+        if old is not None:
+            owner = controller_uid(old)
+            if owner and owner in self._by_owner:
+                self._by_owner[owner].discard(key)
+                if not self._by_owner[owner]:
+                    del self._by_owner[owner]
+
+
+@dataclass
+class SyncResult:
+    applied: list[Key] = field(default_factory=list)
+    deleted: list[Key] = field(default_factory=list)
+    errors: list[tuple[Key, KubeError]] = field(default_factory=list)
+    live: dict[Key, dict[str, Any]] = field(default_factory=dict)
+
+
+def current(kube: KubeClient, cache: ChildCache, key: Key) -> dict[str, Any] | None:
+    """The live child: from the cache, else one GET (a cold cache must not cause writes)."""
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    live = kube.get(*key)
+    if live is not None:
+        cache.put(live)
+    return live
+
+
+def sync_children(
+    kube: KubeClient, cache: ChildCache, owner_uid: str, desired: Iterable[dict[str, Any]], *, prune: bool = True
+) -> SyncResult:
+    """Apply each desired child that differs from its live state; delete owned children no longer desired."""
+    result = SyncResult()
+    wanted: set[Key] = set()
+    for obj in desired:
+        key = key_of(obj)
+        wanted.add(key)
+        try:
+            live = current(kube, cache, key)
+            if live is not None and is_subset(obj, live):
+                result.live[key] = live
+                continue
+            applied = kube.apply(obj)
+        except KubeError as error:
+            result.errors.append((key, error))
+            continue
+        cache.put(applied)
+        result.live[key] = applied
+        result.applied.append(key)
+    if prune:
+        for live in cache.owned_by(owner_uid):
+            key = key_of(live)
+            if key in wanted or not _prunable(live):
+                continue
+            try:
+                kube.delete(*key, uid=live["metadata"].get("uid"))
+            except KubeError as error:
+                result.errors.append((key, error))
+                continue
+            cache.remove(key)
+            result.deleted.append(key)
+    return result
+
+
+def _prunable(obj: Mapping[str, Any]) -> bool:
+    if obj["kind"] in NEVER_PRUNED:
+        return False
+    if obj["kind"] == "Job":
+        component = (obj["metadata"].get("labels") or {}).get("app.kubernetes.io/component")
+        return component in PRUNED_JOB_COMPONENTS
+    return True
+
+
+def _slim(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """Drop managedFields: they are large and nothing here reads them (keeps memory flat at scale)."""
+    meta = {k: v for k, v in obj.get("metadata", {}).items() if k != "managedFields"}
+    return {**obj, "metadata": meta}

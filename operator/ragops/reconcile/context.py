@@ -1,0 +1,48 @@
+"""What a reconcile pass gets to work with, and what it tells the runtime afterwards."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ragops.models.resource import Resource
+from ragops.models.vectorstore import VectorStoreSpec
+from ragops.reconcile.children import ChildCache
+from ragops.reconcile.conditions import Observation
+from ragops.reconcile.kube import KubeClient
+
+DEFAULT_IMAGE = "ghcr.io/ragops-dev/ragops:0.1.0"
+
+
+@dataclass(frozen=True)
+class OperatorSettings:
+    """Operator-wide settings from the command line and environment."""
+
+    image: str = DEFAULT_IMAGE  # default for gateways and backup jobs: the operator's own image
+    namespace: str = "ragops-system"  # where the operator runs (NetworkPolicies admit it)
+    resync_seconds: float = 300.0
+
+
+class CollectionsChecker(Protocol):
+    """Ensures a store's declared collections through Qdrant's API (swappable in tests)."""
+
+    def __call__(self, resource: Resource[VectorStoreSpec], api_key: str | None, nodes: int) -> Observation: ...
+
+
+@dataclass
+class Context:
+    kube: KubeClient
+    children: ChildCache
+    settings: OperatorSettings
+    # The latest watched body of a VectorStore/RagPipeline: (kind, namespace, name) -> body.
+    lookup: Callable[[str, str, str], Mapping[str, Any] | None]
+    collections: CollectionsChecker
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """`result` feeds the metrics; `requeue_after` asks for another pass (transient problems, waiting)."""
+
+    result: str  # ok | waiting | invalid | error
+    requeue_after: float | None = None

@@ -1,0 +1,158 @@
+"""One idempotent reconcile of a RagPipeline: find its VectorStore, build the gateway, apply, report."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ragops.builders import PipelineInputs, build_pipeline_children, names
+from ragops.builders.gateway import gateway_api_key_ref
+from ragops.builders.qdrant import api_key_ref
+from ragops.models import ResolutionError, SpecError, parse_resource, resolve_pipeline
+from ragops.models.ragpipeline import RagPipelineSpec
+from ragops.models.resource import Resource
+from ragops.models.status import Endpoints, ResourceStatus
+from ragops.models.vectorstore import VectorStoreSpec
+from ragops.reconcile import report
+from ragops.reconcile.children import current, sync_children
+from ragops.reconcile.conditions import Observation
+from ragops.reconcile.context import Context, Outcome
+from ragops.reconcile.kube import KubeError
+from ragops.reconcile.secrets import existing_or_new
+
+KIND = "RagPipeline"
+
+
+def reconcile_pipeline(ctx: Context, body: Mapping[str, Any]) -> Outcome:
+    try:
+        resource: Resource[RagPipelineSpec] = parse_resource(body)
+        resolved = resolve_pipeline(resource.spec)
+    except (SpecError, ResolutionError) as error:
+        return report.invalid_spec(ctx, body, str(error))
+
+    store_name = resource.spec.vector_store_ref.name
+    store_body = ctx.lookup("VectorStore", resource.namespace, store_name)
+    status = ResourceStatus(
+        observed_generation=resource.generation,
+        replicas=resolved.min_replicas,
+        endpoints=Endpoints(http=names.gateway_url(resource.name, resource.namespace)),
+        url=names.gateway_url(resource.name, resource.namespace),
+        profile=resource.spec.profile.value,
+        api_key_secret=gateway_api_key_ref(resource)[0],
+    )
+    if store_body is None:
+        # Nothing to bind to yet: wait (re-triggered when the VectorStore appears), keep any existing gateway.
+        missing = Observation(
+            "VectorStoreReady",
+            False,
+            "VectorStoreNotFound",
+            f"VectorStore '{store_name}' does not exist in namespace '{resource.namespace}': create it or fix "
+            f"spec.vectorStoreRef.name",
+        )
+        return report.write_status(
+            ctx,
+            body,
+            status,
+            [missing],
+            ready=False,
+            progressing=False,
+            degraded=False,
+            ready_message="waiting for the VectorStore",
+        )
+    try:
+        store: Resource[VectorStoreSpec] = parse_resource(store_body)
+    except SpecError:
+        store = None  # type: ignore[assignment]
+    store_observation = _store_observation(store_body, store, resource)
+    if store is None or store_observation.reason == "DimensionMismatch":
+        return report.write_status(
+            ctx,
+            body,
+            status,
+            [store_observation],
+            ready=False,
+            progressing=False,
+            degraded=False,
+            ready_message="VectorStore unusable",
+            failed=store_observation.reason == "DimensionMismatch",
+        )
+
+    try:
+        gateway_key = _gateway_key(ctx, resource)
+    except KubeError as error:
+        return report.transient(ctx, body, error)
+    inputs = PipelineInputs(
+        resolved=resolved,
+        operator_image=ctx.settings.image,
+        store_api_key=api_key_ref(store),
+        gateway_api_key=gateway_key,
+    )
+    sync = sync_children(ctx.kube, ctx.children, resource.uid, build_pipeline_children(resource, inputs))
+    if sync.errors:
+        return report.apply_failed(ctx, body, resource.generation, sync.errors)
+    deployment = sync.live.get(("Deployment", resource.namespace, names.gateway(resource.name)))
+    gateway_ready, ready_replicas, desired_replicas = _deployment_ready(deployment)
+    status.ready_replicas = ready_replicas
+    status.replicas = max(desired_replicas, resolved.min_replicas)
+    gateway_observation = Observation(
+        "GatewayReady",
+        gateway_ready,
+        "Available" if gateway_ready else "RollingOut",
+        f"{ready_replicas}/{status.replicas} gateway pods ready",
+    )
+    ready = gateway_ready and bool(store_observation.ok)
+    return report.write_status(
+        ctx,
+        body,
+        status,
+        [store_observation, gateway_observation],
+        ready=ready,
+        progressing=not ready,
+        degraded=False,
+        ready_message=f"gateway {ready_replicas}/{status.replicas} ready",
+    )
+
+
+def _store_observation(
+    store_body: Mapping[str, Any], store: Resource[VectorStoreSpec] | None, pipeline: Resource[RagPipelineSpec]
+) -> Observation:
+    name = store_body["metadata"]["name"]
+    if store is None:
+        return Observation("VectorStoreReady", False, "VectorStoreInvalid", f"VectorStore '{name}' has an invalid spec")
+    declared = {c.name: c for c in store.spec.collections}
+    collection = declared.get(pipeline.spec.collection)
+    if collection is not None and collection.vector_size != pipeline.spec.embedding.dimensions:
+        return Observation(
+            "VectorStoreReady",
+            False,
+            "DimensionMismatch",
+            f"spec.embedding.dimensions is {pipeline.spec.embedding.dimensions} but collection "
+            f"'{collection.name}' of VectorStore '{name}' has vectorSize {collection.vector_size}: make them equal",
+        )
+    conditions = {c.get("type"): c for c in (store_body.get("status") or {}).get("conditions") or []}
+    qdrant_ready = conditions.get("QdrantReady", {}).get("status") == "True"
+    if not qdrant_ready:
+        return Observation(
+            "VectorStoreReady", False, "VectorStoreNotReady", f"waiting for VectorStore '{name}' to become ready"
+        )
+    return Observation("VectorStoreReady", True, "VectorStoreReady", f"VectorStore '{name}' is ready")
+
+
+def _gateway_key(ctx: Context, resource: Resource[RagPipelineSpec]) -> str | None:
+    ref = resource.spec.gateway.auth.api_key_secret_ref
+    if ref.name:
+        return None
+    live = current(ctx.kube, ctx.children, ("Secret", resource.namespace, names.gateway_api_key(resource.name)))
+    return existing_or_new(live, ref.key)
+
+
+def _deployment_ready(deployment: Mapping[str, Any] | None) -> tuple[bool, int, int]:
+    if not deployment:
+        return False, 0, 0
+    status = deployment.get("status") or {}
+    desired = int(deployment.get("spec", {}).get("replicas") or 0)
+    ready = int(status.get("readyReplicas") or 0)
+    updated = int(status.get("updatedReplicas") or 0)
+    current_generation = status.get("observedGeneration") == deployment.get("metadata", {}).get("generation")
+    available = any(c.get("type") == "Available" and c.get("status") == "True" for c in status.get("conditions") or [])
+    return (current_generation and available and ready >= desired and updated >= desired), ready, desired

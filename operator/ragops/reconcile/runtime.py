@@ -1,0 +1,203 @@
+"""The reconcile loop: watch events in, one coalesced reconcile per resource at a time, out.
+
+kopf delivers watch events for our kinds and their children; the runtime keeps the latest bodies,
+queues the affected resource (a burst of events becomes one pass), runs reconciles in worker threads,
+retries transient failures with backoff and re-checks everything on a timer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from ragops import GROUP
+from ragops.reconcile.children import ChildCache, controller_uid, key_of
+from ragops.reconcile.context import Context, Outcome
+from ragops.reconcile.metrics import OperatorMetrics
+from ragops.reconcile.ragpipeline import reconcile_pipeline
+from ragops.reconcile.vectorstore import reconcile_vectorstore
+
+log = logging.getLogger(__name__)
+
+ResourceKey = tuple[str, str, str]  # kind, namespace, name
+RECONCILERS: dict[str, Callable[[Context, Mapping[str, Any]], Outcome]] = {
+    "VectorStore": reconcile_vectorstore,
+    "RagPipeline": reconcile_pipeline,
+}
+BACKOFF_BASE = 1.0
+BACKOFF_MAX = 300.0
+
+
+class Runtime:
+    def __init__(
+        self, make_context: Callable[[Runtime], Context], workers: int = 8, metrics: OperatorMetrics | None = None
+    ) -> None:
+        self.parents: dict[ResourceKey, Mapping[str, Any]] = {}
+        self.children = ChildCache()
+        self.metrics = metrics or OperatorMetrics()
+        self.context = make_context(self)
+        self._workers = workers
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="reconcile")
+        self._queue: asyncio.Queue[ResourceKey] = asyncio.Queue()
+        self._queued: set[ResourceKey] = set()
+        self._running: set[ResourceKey] = set()
+        self._dirty: set[ResourceKey] = set()  # changed while running: run again right after
+        self._failures: dict[ResourceKey, int] = {}
+        self._timers: dict[ResourceKey, asyncio.TimerHandle] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._uids: dict[str, ResourceKey] = {}
+
+    # -- inputs ---------------------------------------------------------------------------------
+
+    def lookup(self, kind: str, namespace: str, name: str) -> Mapping[str, Any] | None:
+        return self.parents.get((kind, namespace, name))
+
+    def observe_parent(self, event_type: str | None, body: Mapping[str, Any]) -> None:
+        key = _resource_key(body)
+        if event_type == "DELETED" or body.get("metadata", {}).get("deletionTimestamp"):
+            self._forget(key, body)
+        else:
+            self.parents[key] = body
+            self._uids[body["metadata"]["uid"]] = key
+            self.enqueue(key)
+        self.metrics.managed.labels(kind=key[0]).set(sum(1 for k in self.parents if k[0] == key[0]))
+        if key[0] == "VectorStore":
+            # Pipelines bound to this store wait for it, or follow its readiness and API-key Secret.
+            for other, other_body in list(self.parents.items()):
+                if other[0] == "RagPipeline" and other[1] == key[1] and _store_ref(other_body) == key[2]:
+                    self.enqueue(other)
+
+    def observe_child(self, event_type: str | None, body: Mapping[str, Any]) -> None:
+        if event_type == "DELETED":
+            self.children.remove(key_of(body))
+        else:
+            self.children.put(body)
+        self.metrics.children.set(len(self.children))
+        owner = self._owner_of(body)
+        if owner is not None:
+            self.enqueue(owner)
+
+    def enqueue(self, key: ResourceKey, delay: float = 0.0) -> None:
+        if delay > 0:
+            if key in self._timers:
+                self._timers[key].cancel()
+            loop = asyncio.get_running_loop()
+            self._timers[key] = loop.call_later(delay, self._fire_timer, key)
+            return
+        if key in self._running:
+            self._dirty.add(key)
+            return
+        if key not in self._queued and key in self.parents:
+            self._queued.add(key)
+            self._queue.put_nowait(key)
+            self.metrics.queue_depth.set(len(self._queued))
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def start(self, resync_seconds: float) -> None:
+        self._tasks = [asyncio.create_task(self._worker()) for _ in range(self._workers)]
+        self._tasks.append(asyncio.create_task(self._resync(resync_seconds)))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for timer in self._timers.values():
+            timer.cancel()
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+    async def idle(self) -> None:
+        """Wait until nothing is queued or running (tests and benchmarks)."""
+        while self._queued or self._running:
+            await asyncio.sleep(0.05)
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _fire_timer(self, key: ResourceKey) -> None:
+        self._timers.pop(key, None)
+        self.enqueue(key)
+
+    async def _resync(self, seconds: float) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            for key in list(self.parents):
+                self.enqueue(key)
+
+    async def _worker(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            key = await self._queue.get()
+            self._queued.discard(key)
+            self.metrics.queue_depth.set(len(self._queued))
+            body = self.parents.get(key)
+            if body is None:
+                continue
+            self._running.add(key)
+            started = time.monotonic()
+            try:
+                outcome = await loop.run_in_executor(self._executor, RECONCILERS[key[0]], self.context, body)
+            except Exception:
+                log.exception("%s %s/%s: reconcile crashed", *key)
+                outcome = Outcome("error")
+            finally:
+                self._running.discard(key)
+            self.metrics.duration.labels(kind=key[0]).observe(time.monotonic() - started)
+            self.metrics.reconciles.labels(kind=key[0], result=outcome.result).inc()
+            self._after(key, outcome)
+
+    def _after(self, key: ResourceKey, outcome: Outcome) -> None:
+        if outcome.result == "error":
+            failures = self._failures.get(key, 0) + 1
+            self._failures[key] = failures
+            delay = min(BACKOFF_MAX, BACKOFF_BASE * 2 ** (failures - 1)) * (0.5 + random.random() / 2)
+            self.enqueue(key, delay)
+        else:
+            self._failures.pop(key, None)
+            if outcome.requeue_after:
+                self.enqueue(key, outcome.requeue_after)
+        if key in self._dirty:
+            self._dirty.discard(key)
+            self.enqueue(key)
+
+    def _owner_of(self, body: Mapping[str, Any]) -> ResourceKey | None:
+        for ref in body.get("metadata", {}).get("ownerReferences") or []:
+            if ref.get("controller") and str(ref.get("apiVersion", "")).startswith(f"{GROUP}/"):
+                return self._uids.get(str(ref.get("uid")))
+        # Jobs made by a backup CronJob belong to the CronJob; their outcome matters to its VectorStore.
+        owner_uid = controller_uid(body)
+        if owner_uid is not None:
+            owner = self.children.get(("CronJob", body["metadata"]["namespace"], _owner_name(body)))
+            if owner is not None:
+                return self._owner_of(owner)
+        return None
+
+    def _forget(self, key: ResourceKey, body: Mapping[str, Any]) -> None:
+        self.parents.pop(key, None)
+        self._uids.pop(body.get("metadata", {}).get("uid", ""), None)
+        self._failures.pop(key, None)
+        timer = self._timers.pop(key, None)
+        if timer:
+            timer.cancel()
+
+
+def _resource_key(body: Mapping[str, Any]) -> ResourceKey:
+    meta = body["metadata"]
+    return body["kind"], meta["namespace"], meta["name"]
+
+
+def _store_ref(body: Mapping[str, Any]) -> str | None:
+    ref = (body.get("spec") or {}).get("vectorStoreRef") or {}
+    name = ref.get("name")
+    return str(name) if name else None
+
+
+def _owner_name(body: Mapping[str, Any]) -> str:
+    for ref in body.get("metadata", {}).get("ownerReferences") or []:
+        if ref.get("controller"):
+            return str(ref.get("name"))
+    return ""
