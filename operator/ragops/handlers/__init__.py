@@ -9,7 +9,6 @@ import kopf
 from prometheus_client import start_http_server
 
 from ragops import GROUP, VERSION
-from ragops.reconcile.children import ChildCache
 from ragops.reconcile.collections import QdrantCollections
 from ragops.reconcile.context import Context, OperatorSettings
 from ragops.reconcile.kube import KubeClient, load_api_client
