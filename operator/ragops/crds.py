@@ -140,7 +140,7 @@ def crd(kind: str, plural: str, short: str, spec_model: type[BaseModel], extra_c
                             "properties": {
                                 "apiVersion": {"type": "string", "description": "API version of the object."},
                                 "kind": {"type": "string", "description": "Kind of the object."},
-                                "metadata": {"type": "object", "description": "Standard object metadata."},
+                                "metadata": {"type": "object"},
                                 "spec": spec_schema,
                                 "status": _status_schema(),
                             },

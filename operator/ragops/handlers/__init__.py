@@ -48,6 +48,11 @@ def build_registry(
         kube = KubeClient(load_api_client(kubeconfig, pool_size=workers * 2))
         return Context(kube, runtime.children, settings, runtime.lookup, QdrantCollections())
 
+    @kopf.on.login(registry=registry)
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        # In-cluster ServiceAccount token or the kubeconfig, as the kubernetes client library reads them.
+        return kopf.login_via_client(**kwargs)
+
     @kopf.on.startup(registry=registry)
     async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
         configure(settings)

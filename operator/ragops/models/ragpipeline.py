@@ -79,7 +79,7 @@ class ChunkingSpec(Spec):
         "json_schema_extra": {
             "x-kubernetes-validations": [
                 cel(
-                    "self.overlap < self.size",
+                    "!has(self.overlap) || !has(self.size) || self.overlap < self.size",
                     "chunking.overlap must be smaller than chunking.size",
                     field_path=".overlap",
                 )
@@ -125,7 +125,7 @@ class ResilienceSpec(Spec):
         "json_schema_extra": {
             "x-kubernetes-validations": [
                 cel(
-                    "self.backoffMaxMs >= self.backoffBaseMs",
+                    "!has(self.backoffMaxMs) || !has(self.backoffBaseMs) || self.backoffMaxMs >= self.backoffBaseMs",
                     "resilience.backoffMaxMs must be >= backoffBaseMs",
                     field_path=".backoffMaxMs",
                 )

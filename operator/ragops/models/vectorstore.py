@@ -77,12 +77,14 @@ class StorageSpec(Spec):
 
     size: str | None = Field(
         default=None,
+        max_length=32,
         pattern=QUANTITY_PATTERN,
         description="Volume size per node, e.g. 100Gi. May grow (volumes are expanded in place), never shrink. "
         "Default: the profile's.",
     )
     storage_class_name: str | None = Field(
         default=None,
+        max_length=253,
         pattern=DNS_SUBDOMAIN_PATTERN,
         description="StorageClass of the volumes; immutable. Default: the cluster's default class.",
     )
@@ -95,7 +97,7 @@ class StorageSpec(Spec):
 class CollectionSpec(Spec):
     """A collection the operator ensures through Qdrant's API."""
 
-    name: str = Field(pattern=COLLECTION_NAME_PATTERN, description="Collection name.")
+    name: str = Field(pattern=COLLECTION_NAME_PATTERN, max_length=255, description="Collection name.")
     vector_size: int = Field(ge=1, le=65536, description="Dimension of the vectors; fixed once the collection exists.")
     distance: Distance = Field(
         default=Distance.COSINE, description="Similarity metric; fixed once the collection exists."

@@ -14,7 +14,7 @@ from typing import Any
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from ragops import API_VERSION, FIELD_MANAGER
+from ragops import API_VERSION, FIELD_MANAGER, __version__
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,10 @@ def load_api_client(kubeconfig: str | None = None, pool_size: int = 16) -> clien
     except config.ConfigException:
         config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
     configuration.connection_pool_maxsize = pool_size
-    return client.ApiClient(configuration)
+    api_client = client.ApiClient(configuration)
+    # Audit logs and apiserver metrics attribute requests by user agent.
+    api_client.user_agent = f"ragops/{__version__}"
+    return api_client
 
 
 class KubeClient:
@@ -180,20 +183,22 @@ class KubeClient:
         query: list[tuple[str, str]] | None = None,
     ) -> dict[str, Any]:
         try:
-            response = self._api.call_api(
-                path,
+            method, url, headers, body, post_params = self._api.param_serialize(
                 method,
+                path,
                 query_params=query or [],
                 header_params={"Content-Type": content_type, "Accept": "application/json"},
                 body=body,
                 auth_settings=["BearerToken"],
-                _preload_content=False,
-                _return_http_data_only=True,
             )
+            response = self._api.call_api(method, url, header_params=headers, body=body, post_params=post_params)
+            response.read()
         except ApiException as error:
             raise _as_kube_error(error) from None
         except Exception as error:  # connection refused, TLS, timeouts
             raise KubeError(0, "Unreachable", f"{method} {path}: {error}") from None
+        if not 200 <= response.status < 300:
+            raise _as_kube_error(ApiException(http_resp=response))
         data = response.data
         return json.loads(data) if data else {}
 
