@@ -96,3 +96,5 @@ def configure(settings: kopf.OperatorSettings) -> None:
     settings.watching.connect_timeout = 10
     settings.networking.request_timeout = 60
     settings.batching.worker_limit = 1000
+    # Every watch event would log "Handler succeeded" at INFO; our own logs say what matters.
+    logging.getLogger("kopf.objects").setLevel(logging.WARNING)

@@ -40,12 +40,12 @@ class QdrantCollections:
         return observation
 
     def _ensure(self, resource: Resource[VectorStoreSpec], api_key: str | None, nodes: int) -> Observation:
-        from ragops.qdrant.client import connect
-        from ragops.qdrant.collections import ensure_collections
-
         url = names.qdrant_url(resource.name, resource.namespace)
 
         async def run() -> Observation:
+            from ragops.qdrant.client import connect
+            from ragops.qdrant.collections import ensure_collections
+
             client = connect(url, api_key, timeout=TIMEOUT_SECONDS)
             try:
                 report = await asyncio.wait_for(

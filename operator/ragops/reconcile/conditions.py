@@ -18,6 +18,11 @@ class Observation:
     ok: bool | None  # None: Unknown
     reason: str
     message: str
+    problem: bool | None = None  # default: False status is a problem; informational conditions say False
+
+    @property
+    def is_problem(self) -> bool:
+        return self.ok is False if self.problem is None else self.problem
 
     @property
     def status(self) -> str:

@@ -151,7 +151,7 @@ class KubeClient:
         body = {
             "apiVersion": "events.k8s.io/v1",
             "kind": "Event",
-            "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
+            "metadata": {"generateName": f"{meta['name']}-", "namespace": meta["namespace"]},
             "eventTime": now,
             "type": event_type,
             "reason": reason,

@@ -32,7 +32,7 @@ def write_status(
     """Merge conditions, derive the phase, patch status if it changed, post Events on transitions."""
     meta = body["metadata"]
     previous = body.get("status") or {}
-    problems = [o for o in observations if o.ok is False]
+    problems = [o for o in observations if o.is_problem]
     ready_observation = Observation(
         "Ready",
         ready and not failed,

@@ -13,6 +13,7 @@ from ragops.builders.backup import build_backup_now_job, build_restore_job
 from ragops.builders.meta import selector_labels
 from ragops.builders.qdrant import StoreInputs, api_key_ref
 from ragops.models import SpecError, parse_resource, resolve_vectorstore
+from ragops.models.resolved import ResolvedVectorStore
 from ragops.models.resource import Resource
 from ragops.models.status import BackupRecord, Endpoints, ResourceStatus
 from ragops.models.vectorstore import VectorStoreSpec
@@ -44,7 +45,7 @@ def reconcile_vectorstore(ctx: Context, body: Mapping[str, Any]) -> Outcome:
     sts_key = ("StatefulSet", resource.namespace, names.qdrant(resource.name))
     try:
         live_sts = current(ctx.kube, ctx.children, sts_key)
-        resolved, scale_note = _guard_scale_down(resource, resolved, live_sts)
+        resolved, scale_note = _guard_scale_down(resource, resolved, int(previous.get("replicas") or 0))
         storage_note, template_size = _storage(ctx, resource, resolved.storage_size, live_sts)
         api_key, read_only_key = _api_keys(ctx, resource)
     except KubeError as error:
@@ -89,7 +90,7 @@ def reconcile_vectorstore(ctx: Context, body: Mapping[str, Any]) -> Outcome:
         _last_backup_condition(last_backup),
         *notes,
     ]
-    degraded = collections.ok is False or any(note.ok is False for note in notes)
+    degraded = collections.is_problem or any(note.is_problem for note in notes)
     status = ResourceStatus(
         observed_generation=resource.generation,
         ready_replicas=ready_replicas,
@@ -128,12 +129,12 @@ def reconcile_vectorstore(ctx: Context, body: Mapping[str, Any]) -> Outcome:
 
 
 def _guard_scale_down(
-    resource: Resource[VectorStoreSpec], resolved: Any, live_sts: Mapping[str, Any] | None
-) -> tuple[Any, Observation | None]:
-    """Scaling a distributed Qdrant down drops the shards held by removed peers: refuse unless told."""
-    if live_sts is None:
-        return resolved, None
-    live_replicas = int(live_sts.get("spec", {}).get("replicas") or 0)
+    resource: Resource[VectorStoreSpec], resolved: ResolvedVectorStore, live_replicas: int
+) -> tuple[ResolvedVectorStore, Observation | None]:
+    """Scaling a distributed Qdrant down drops the shards held by removed peers: refuse unless told.
+
+    `live_replicas` is the node count the operator last settled on (status), not the StatefulSet's,
+    so a user's edit of the StatefulSet is treated as drift and reverted, not as a scale-down."""
     if live_replicas <= resolved.replicas or live_replicas <= 1:
         return resolved, None
     if resource.annotations.get(ALLOW_SCALE_DOWN_ANNOTATION) == "true":
@@ -249,9 +250,11 @@ def _collections(
 def _backup_scheduled(resource: Resource[VectorStoreSpec]) -> Observation:
     backup = resource.spec.backup
     if backup is None:
-        return Observation("BackupScheduled", False, "NotConfigured", "spec.backup is not set: no backups are taken")
+        return Observation(
+            "BackupScheduled", False, "NotConfigured", "spec.backup is not set: no backups are taken", problem=False
+        )
     if backup.suspend:
-        return Observation("BackupScheduled", False, "Suspended", "spec.backup.suspend is true")
+        return Observation("BackupScheduled", False, "Suspended", "spec.backup.suspend is true", problem=False)
     return Observation("BackupScheduled", True, "Scheduled", f"backups run on '{backup.schedule}'")
 
 
