@@ -90,14 +90,15 @@ def build_restore_job(resource: Resource[VectorStoreSpec], inputs: StoreInputs) 
     restore = resource.spec.restore
     if not restore.backup_name:
         return None
-    args = ["restore", *_store_args(resource, inputs), "--backup-name", restore.backup_name]
+    source = restore.from_store or resource.name
+    args = ["restore", *_store_args(resource, inputs, source), "--backup-name", restore.backup_name]
     if restore.overwrite:
         args.append("--overwrite")
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": metadata(resource, names.restore_job(resource.name, restore.backup_name), APP, RESTORE_COMPONENT),
-        "spec": _job_spec(resource, inputs, RESTORE_COMPONENT, args, backoff_limit=0),
+        "spec": _job_spec(resource, inputs, RESTORE_COMPONENT, args, backoff_limit=0, source=source),
     }
 
 
@@ -108,8 +109,9 @@ def backup_job_spec(resource: Resource[VectorStoreSpec], inputs: StoreInputs) ->
     return _job_spec(resource, inputs, BACKUP_COMPONENT, args, backoff_limit=1)
 
 
-def _store_args(resource: Resource[VectorStoreSpec], inputs: StoreInputs) -> list[str]:
-    args = ["--store", f"{resource.namespace}/{resource.name}"]
+def _store_args(resource: Resource[VectorStoreSpec], inputs: StoreInputs, source: str | None = None) -> list[str]:
+    """`--store` names where backups live (another store's for a restore); node URLs are always ours."""
+    args = ["--store", f"{resource.namespace}/{source or resource.name}"]
     for ordinal in range(inputs.resolved.replicas):
         args += ["--node-url", names.qdrant_node_url(resource.name, resource.namespace, ordinal)]
     return args + _destination_args(_destination(resource))
@@ -134,8 +136,21 @@ def _destination_args(destination: BackupDestination) -> list[str]:
     return ["--pvc-path", BACKUP_MOUNT]
 
 
+def restore_source_pvc(resource: Resource[VectorStoreSpec]) -> str | None:
+    """The backup PVC a restore reads, or None when backups come from S3."""
+    if _destination(resource).s3 is not None:
+        return None
+    return names.backup(resource.spec.restore.from_store or resource.name)
+
+
 def _job_spec(
-    resource: Resource[VectorStoreSpec], inputs: StoreInputs, component: str, args: list[str], *, backoff_limit: int
+    resource: Resource[VectorStoreSpec],
+    inputs: StoreInputs,
+    component: str,
+    args: list[str],
+    *,
+    backoff_limit: int,
+    source: str | None = None,
 ) -> dict[str, Any]:
     destination = _destination(resource)
     secret_name, secret_key = api_key_ref(resource)
@@ -156,7 +171,8 @@ def _job_spec(
             secret_env("AWS_SECRET_ACCESS_KEY", credentials, "secretAccessKey"),
         ]
     else:
-        volumes.append({"name": "backups", "persistentVolumeClaim": {"claimName": names.backup(resource.name)}})
+        claim = names.backup(source or resource.name)
+        volumes.append({"name": "backups", "persistentVolumeClaim": {"claimName": claim}})
         mounts.append({"name": "backups", "mountPath": BACKUP_MOUNT})
     pod_labels = {
         **metadata(resource, "", APP, component)["labels"],

@@ -196,6 +196,14 @@ class RestoreSpec(Spec):
         description="Name of the backup to restore (as listed in status.lastBackup.name). Empty: no restore.",
     )
     overwrite: bool = Field(default=False, description="Allow replacing collections that already hold points.")
+    from_store: str | None = Field(
+        default=None,
+        max_length=253,
+        pattern=DNS_SUBDOMAIN_PATTERN,
+        description="VectorStore (same namespace) whose backups to read, e.g. a deleted store whose backup PVC "
+        "was retained. Default: this one. Backups are read from spec.backup.destination (the PVC "
+        "`<fromStore>-backup` by default).",
+    )
 
 
 class SecuritySpec(Spec):

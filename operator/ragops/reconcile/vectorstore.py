@@ -9,7 +9,7 @@ from typing import Any
 
 from ragops.builders import build_vectorstore_children, names
 from ragops.builders import qdrant as qdrant_builders
-from ragops.builders.backup import build_backup_now_job, build_restore_job
+from ragops.builders.backup import build_backup_now_job, build_restore_job, restore_source_pvc
 from ragops.builders.meta import selector_labels
 from ragops.builders.qdrant import StoreInputs, api_key_ref
 from ragops.models import SpecError, parse_resource, resolve_vectorstore
@@ -61,9 +61,14 @@ def reconcile_vectorstore(ctx: Context, body: Mapping[str, Any]) -> Outcome:
     )
     desired = build_vectorstore_children(resource, inputs)
     qdrant_ready, ready_replicas = _qdrant_ready(ctx.children.get(sts_key) or live_sts, resolved.replicas)
-    restore_job, restore_record = _restore(ctx, resource, inputs, previous, qdrant_ready)
+    try:
+        restore_job, restore_record, restore_note = _restore(ctx, resource, inputs, previous, qdrant_ready)
+    except KubeError as error:
+        return report.transient(ctx, body, error)
     if restore_job is not None:
         desired.append(restore_job)
+    if restore_note is not None:
+        notes.append(restore_note)
 
     sync = sync_children(ctx.kube, ctx.children, resource.uid, desired)
     if sync.errors:
@@ -281,23 +286,32 @@ def _restore(
     inputs: StoreInputs,
     previous: Mapping[str, Any],
     qdrant_ready: bool,
-) -> tuple[dict[str, Any] | None, BackupRecord | None]:
+) -> tuple[dict[str, Any] | None, BackupRecord | None, Observation | None]:
     """The restore Job runs once per backupName; deleting a failed one retries it."""
     backup_name = resource.spec.restore.backup_name
     recorded = previous.get("lastRestore")
     if not backup_name:
-        return None, BackupRecord.model_validate(recorded) if recorded else None
+        return None, BackupRecord.model_validate(recorded) if recorded else None, None
     job = build_restore_job(resource, inputs)
     assert job is not None
     live = ctx.children.get(("Job", resource.namespace, job["metadata"]["name"]))
     if live is not None:
-        record = job_record(live, name=backup_name)
-        return job, record
+        return job, job_record(live, name=backup_name), None
     if recorded and recorded.get("name") == backup_name and recorded.get("result") == "Succeeded":
-        return None, BackupRecord.model_validate(recorded)
+        return None, BackupRecord.model_validate(recorded), None
+    source_pvc = restore_source_pvc(resource)
+    if source_pvc and current(ctx.kube, ctx.children, ("PersistentVolumeClaim", resource.namespace, source_pvc)) is None:
+        note = Observation(
+            "RestoreReady",
+            False,
+            "BackupVolumeNotFound",
+            f"restore of {backup_name} reads PVC {source_pvc}, which does not exist: set spec.backup on this store, "
+            f"or spec.restore.fromStore to the store whose backup PVC holds the backup",
+        )
+        return None, BackupRecord(name=backup_name, result="Pending"), note
     if not qdrant_ready:
-        return None, BackupRecord(name=backup_name, result="Pending")
-    return job, BackupRecord(name=backup_name, result="Running")
+        return None, BackupRecord(name=backup_name, result="Pending"), None
+    return job, BackupRecord(name=backup_name, result="Running"), None
 
 
 def _backup_now(
