@@ -79,6 +79,6 @@ def test_crds_teach_the_api() -> None:
 
         walk(spec, "spec")
     rules = json.dumps(all_crds())
-    for fragment in ("maxReplicas >= minReplicas", "never shrink", "storageClassName is immutable",
+    for fragment in ("maxReplicas must be >= minReplicas", "never shrink", "storageClassName is immutable",
                      "collection names must be unique", "x-kubernetes-list-map-keys"):
         assert fragment in rules
