@@ -96,7 +96,9 @@ def _status_schema() -> dict[str, Any]:
     return schema
 
 
-def crd(kind: str, plural: str, short: str, spec_model: type[BaseModel], extra_columns: list[dict[str, Any]]) -> dict:
+def crd(
+    kind: str, plural: str, short: str, spec_model: type[BaseModel], extra_columns: list[dict[str, Any]]
+) -> dict[str, Any]:
     spec_schema = structural_schema(spec_model)
     spec_schema["description"] = spec_model.__doc__ or kind
     columns = [

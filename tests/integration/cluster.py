@@ -64,7 +64,11 @@ class Cluster:
 
     def create(self, namespace: str, body: dict[str, Any], strict: bool = True) -> dict[str, Any]:
         return self.custom.create_namespaced_custom_object(  # type: ignore[no-any-return]
-            GROUP, VERSION, namespace, PLURALS[body["kind"]], body,
+            GROUP,
+            VERSION,
+            namespace,
+            PLURALS[body["kind"]],
+            body,
             field_validation="Strict" if strict else None,
         )
 
@@ -123,10 +127,25 @@ class Operator:
         env = {**os.environ, "KUBECONFIG": self.cluster.kubeconfig, "RAGOPS_IMAGE": "ragops:test"}
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "ragops.cli", "run", "--namespace", self.namespace, "--standalone",
-             "--metrics-port", str(self.metrics_port), "--health-port", "0",
-             "--resync-seconds", str(self.resync_seconds)],
-            env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
+            [
+                sys.executable,
+                "-m",
+                "ragops.cli",
+                "run",
+                "--namespace",
+                self.namespace,
+                "--standalone",
+                "--metrics-port",
+                str(self.metrics_port),
+                "--health-port",
+                "0",
+                "--resync-seconds",
+                str(self.resync_seconds),
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
         )
         wait_for(self._metrics_up, 30, what="operator metrics endpoint")
         return self

@@ -30,13 +30,32 @@ def cluster() -> Iterator[Cluster]:
     kubeconfig = _hack("up", CLUSTER_NAME)
     audit_log = Path(_hack("audit-log", CLUSTER_NAME))
     subprocess.run(
-        [_kubectl(), "--kubeconfig", kubeconfig, "apply", "--server-side", "--force-conflicts", "-f", str(REPO / "crds")],
-        check=True, capture_output=True,
+        [
+            _kubectl(),
+            "--kubeconfig",
+            kubeconfig,
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "-f",
+            str(REPO / "crds"),
+        ],
+        check=True,
+        capture_output=True,
     )
     for crd in ("vectorstores.ragops.dev", "ragpipelines.ragops.dev"):
         subprocess.run(
-            [_kubectl(), "--kubeconfig", kubeconfig, "wait", "--for=condition=Established", f"crd/{crd}",
-             "--timeout=60s"], check=True, capture_output=True,
+            [
+                _kubectl(),
+                "--kubeconfig",
+                kubeconfig,
+                "wait",
+                "--for=condition=Established",
+                f"crd/{crd}",
+                "--timeout=60s",
+            ],
+            check=True,
+            capture_output=True,
         )
     api = config.new_client_from_config(config_file=kubeconfig)
     yield Cluster(CLUSTER_NAME, kubeconfig, audit_log, api)
@@ -46,9 +65,13 @@ def cluster() -> Iterator[Cluster]:
 
 
 def _kubectl() -> str:
-    bin_dir = subprocess.run(
-        ["bash", str(REPO / "hack" / "build-control-plane.sh")], capture_output=True, text=True, check=True
-    ).stdout.strip().splitlines()[-1]
+    bin_dir = (
+        subprocess.run(
+            ["bash", str(REPO / "hack" / "build-control-plane.sh")], capture_output=True, text=True, check=True
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
     return f"{bin_dir}/kubectl"
 
 

@@ -16,13 +16,20 @@ CREATE_CASES: list[tuple[str, dict[str, Any], str]] = [
     ("bad profile", vectorstore(profile="huge"), "spec.profile"),
     ("vectorSize 0", vectorstore(collections=[{"name": "a", "vectorSize": 0}]), "vectorSize"),
     ("vectorSize too big", vectorstore(collections=[{"name": "a", "vectorSize": 70000}]), "vectorSize"),
-    ("duplicate collections",
-     vectorstore(collections=[{"name": "a", "vectorSize": 3}, {"name": "a", "vectorSize": 4}]), "collections"),
+    (
+        "duplicate collections",
+        vectorstore(collections=[{"name": "a", "vectorSize": 3}, {"name": "a", "vectorSize": 4}]),
+        "collections",
+    ),
     ("bad cron", vectorstore(backup={"schedule": "every day"}), "spec.backup.schedule"),
     ("bad retention", vectorstore(backup={"retention": "30 days"}), "spec.backup.retention"),
-    ("two destinations",
-     vectorstore(backup={"destination": {"pvc": {}, "s3": {"bucket": "b3x", "credentialsSecretRef": {"name": "s"}}}}),
-     "exactly one"),
+    (
+        "two destinations",
+        vectorstore(
+            backup={"destination": {"pvc": {}, "s3": {"bucket": "b3x", "credentialsSecretRef": {"name": "s"}}}}
+        ),
+        "exactly one",
+    ),
     ("unknown field", vectorstore(replicaz=3), "replicaz"),
     ("bad distance", vectorstore(collections=[{"name": "a", "vectorSize": 3, "distance": "Hamming"}]), "distance"),
     ("zero replicas", vectorstore(qdrant={"replicas": 0}), "spec.qdrant.replicas"),
@@ -47,10 +54,13 @@ def test_invalid_spec_is_rejected_naming_the_field(
 
 
 UPDATE_CASES: list[tuple[str, dict[str, Any], dict[str, Any], str]] = [
-    ("storage shrink", vectorstore(storage={"size": "20Gi"}), {"spec": {"storage": {"size": "10Gi"}}},
-     "never shrink"),
-    ("storage class change", vectorstore(storage={"storageClassName": "standard"}),
-     {"spec": {"storage": {"storageClassName": "fast"}}}, "storageClassName is immutable"),
+    ("storage shrink", vectorstore(storage={"size": "20Gi"}), {"spec": {"storage": {"size": "10Gi"}}}, "never shrink"),
+    (
+        "storage class change",
+        vectorstore(storage={"storageClassName": "standard"}),
+        {"spec": {"storage": {"storageClassName": "fast"}}},
+        "storageClassName is immutable",
+    ),
 ]
 
 

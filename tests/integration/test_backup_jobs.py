@@ -27,8 +27,10 @@ def test_backup_now_runs_one_job_and_records_it(cluster: Cluster, namespace: str
     args = job.spec.template.spec.containers[0].args
     assert args[:3] == ["backup", "--store", f"{namespace}/docs"] and "--retention" in args and "14d" in args
     record = wait_for(
-        lambda: (_status(cluster, namespace).get("lastBackup") or {}).get("result") == "Succeeded"
-        and _status(cluster, namespace)["lastBackup"],
+        lambda: (
+            (_status(cluster, namespace).get("lastBackup") or {}).get("result") == "Succeeded"
+            and _status(cluster, namespace)["lastBackup"]
+        ),
         what="lastBackup Succeeded",
     )
     assert record["name"] == job.metadata.name and record["time"]
@@ -45,8 +47,10 @@ def test_restore_runs_once_and_lands_in_status(cluster: Cluster, namespace: str,
         vectorstore(backup={"suspend": True}, restore={"backupName": "docs-backup-29000000", "overwrite": True}),
     )
     record = wait_for(
-        lambda: (_status(cluster, namespace).get("lastRestore") or {}).get("result") == "Succeeded"
-        and _status(cluster, namespace)["lastRestore"],
+        lambda: (
+            (_status(cluster, namespace).get("lastRestore") or {}).get("result") == "Succeeded"
+            and _status(cluster, namespace)["lastRestore"]
+        ),
         what="lastRestore Succeeded",
     )
     assert record["name"] == "docs-backup-29000000"
@@ -64,9 +68,7 @@ def test_restore_runs_once_and_lands_in_status(cluster: Cluster, namespace: str,
     assert cluster.get("VectorStore", namespace, "docs")["status"]["lastRestore"]["result"] == "Succeeded"
 
 
-def test_restore_without_a_backup_volume_says_what_to_set(
-    cluster: Cluster, namespace: str, operator: Operator
-) -> None:
+def test_restore_without_a_backup_volume_says_what_to_set(cluster: Cluster, namespace: str, operator: Operator) -> None:
     cluster.create(namespace, vectorstore(restore={"backupName": "old-1", "fromStore": "old"}))
     condition = wait_for(
         lambda: cluster.condition("VectorStore", namespace, "docs", "RestoreReady"), what="RestoreReady condition"

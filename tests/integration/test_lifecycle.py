@@ -35,7 +35,8 @@ def test_each_profile_gets_every_child_sized_and_ready(
     assert sts.spec.volume_claim_templates[0].spec.resources.requests["storage"] == table.storage
     deployment = cluster.apps.read_namespaced_deployment("bot-gateway", namespace)
     assert _container(deployment).resources.requests == {
-        "cpu": table.gateway.request_cpu, "memory": table.gateway.request_memory
+        "cpu": table.gateway.request_cpu,
+        "memory": table.gateway.request_memory,
     }
     hpa = client.AutoscalingV2Api(cluster.api).read_namespaced_horizontal_pod_autoscaler("bot-gateway", namespace)
     assert (hpa.spec.min_replicas, hpa.spec.max_replicas) == (table.gateway_min_replicas, table.gateway_max_replicas)
@@ -73,7 +74,10 @@ def test_profile_change_resizes_in_place(cluster: Cluster, namespace: str, opera
         what="StatefulSet scaled to 3",
     )
     assert sts.metadata.uid == uid
-    assert _container(sts).resources.requests == {"cpu": medium.qdrant.request_cpu, "memory": medium.qdrant.request_memory}
+    assert _container(sts).resources.requests == {
+        "cpu": medium.qdrant.request_cpu,
+        "memory": medium.qdrant.request_memory,
+    }
     hpa_api = client.AutoscalingV2Api(cluster.api)
     wait_for(
         lambda: hpa_api.read_namespaced_horizontal_pod_autoscaler("bot-gateway", namespace).spec.max_replicas == 6,
@@ -91,7 +95,8 @@ def test_drift_is_repaired_but_user_additions_survive(cluster: Cluster, namespac
     wait_for(lambda: cluster.core.read_namespaced_service("docs-qdrant", namespace), what="Service recreated")
 
     cluster.apps.patch_namespaced_stateful_set(
-        "docs-qdrant", namespace,
+        "docs-qdrant",
+        namespace,
         {"metadata": {"labels": {"team": "search"}, "annotations": {"note": "mine"}}, "spec": {"replicas": 4}},
     )
     sts = wait_for(
@@ -105,8 +110,11 @@ def test_drift_is_repaired_but_user_additions_survive(cluster: Cluster, namespac
 def test_pipeline_waits_for_its_vectorstore(cluster: Cluster, namespace: str, operator: Operator) -> None:
     cluster.create(namespace, ragpipeline())
     condition = wait_for(
-        lambda: (c := cluster.condition("RagPipeline", namespace, "bot", "VectorStoreReady")) and c["status"] == "False"
-        and c,
+        lambda: (
+            (c := cluster.condition("RagPipeline", namespace, "bot", "VectorStoreReady"))
+            and c["status"] == "False"
+            and c
+        ),
         what="VectorStoreReady=False",
     )
     assert condition["reason"] == "VectorStoreNotFound"
@@ -129,12 +137,17 @@ def test_delete_collects_children_and_keeps_data_unless_told(
     cluster.delete("VectorStore", namespace, "drop")
 
     wait_for(lambda: not cluster.apps.list_namespaced_stateful_set(namespace).items, what="StatefulSets collected")
-    wait_for(
-        lambda: not [s for s in cluster.core.list_namespaced_service(namespace).items], what="Services collected"
-    )
+    wait_for(lambda: not [s for s in cluster.core.list_namespaced_service(namespace).items], what="Services collected")
     pvcs = wait_for(
-        lambda: [p.metadata.name for p in cluster.core.list_namespaced_persistent_volume_claim(namespace).items
-                 if p.metadata.deletion_timestamp is None] == ["storage-keep-qdrant-0"] and True,
+        lambda: (
+            [
+                p.metadata.name
+                for p in cluster.core.list_namespaced_persistent_volume_claim(namespace).items
+                if p.metadata.deletion_timestamp is None
+            ]
+            == ["storage-keep-qdrant-0"]
+            and True
+        ),
         what="only the retained PVC left",
     )
     assert pvcs

@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 import yaml
+from tests.unit.samples import pipeline, store
 
 from ragops.builders import PipelineInputs, StoreInputs, build_pipeline_children, build_vectorstore_children
 from ragops.builders.backup import build_backup_now_job, build_restore_job
 from ragops.models import parse_resource, resolve_pipeline, resolve_vectorstore
-from tests.unit.samples import pipeline, store
 
 LABELS = ("name", "instance", "component", "part-of", "managed-by")
 
@@ -18,7 +18,8 @@ LABELS = ("name", "instance", "component", "part-of", "managed-by")
 def store_children(profile: str = "small", **spec: Any) -> list[dict[str, Any]]:
     resource = parse_resource(store(profile, **{"backup": {}, **spec}))
     inputs = StoreInputs(resolve_vectorstore(resource.spec), "ragops:1", "ragops-system", "k", "ro")
-    return build_vectorstore_children(resource, inputs) + [
+    return [
+        *build_vectorstore_children(resource, inputs),
         build_backup_now_job(resource, inputs, "r1"),
         build_restore_job(parse_resource(store(profile, backup={}, restore={"backupName": "b"})), inputs),
     ]
@@ -86,7 +87,10 @@ def test_qdrant_probes_and_ports_follow_the_design() -> None:
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     live = container["livenessProbe"]
     assert (live["httpGet"]["path"], live["periodSeconds"], live["timeoutSeconds"], live["failureThreshold"]) == (
-        "/livez", 30, 10, 3
+        "/livez",
+        30,
+        10,
+        3,
     )
     assert {p["name"]: p["containerPort"] for p in container["ports"]} == {"http": 6333, "grpc": 6334, "p2p": 6335}
     assert sts["spec"]["podManagementPolicy"] == "Parallel"
@@ -131,15 +135,18 @@ def test_gateway_deployment_leaves_replicas_to_the_hpa_and_wires_secrets() -> No
     assert env["RAGOPS_QDRANT_API_KEY"]["valueFrom"]["secretKeyRef"]["name"] == "docs-qdrant-api-key"
     assert "RAGOPS_LLM_API_KEY" not in env
     assert (container["livenessProbe"]["httpGet"]["path"], container["readinessProbe"]["httpGet"]["path"]) == (
-        "/healthz", "/readyz"
+        "/healthz",
+        "/readyz",
     )
     hpa = by_kind(objects, "HorizontalPodAutoscaler")[0]
     assert hpa["spec"]["scaleTargetRef"]["name"] == "bot-gateway"
     config = yaml.safe_load(by_kind(objects, "ConfigMap")[0]["data"]["pipeline.yaml"])
     assert config["kind"] == "RagPipeline" and config["spec"]["collection"] == "manuals"
     # The gateway reads its manifest back with the same model the operator used.
-    assert parse_resource(config).spec == parse_resource(pipeline(embedding={
-        "provider": "openai", "apiKeySecretRef": {"name": "openai"}})).spec
+    assert (
+        parse_resource(config).spec
+        == parse_resource(pipeline(embedding={"provider": "openai", "apiKeySecretRef": {"name": "openai"}})).spec
+    )
 
 
 def test_user_supplied_secrets_are_referenced_not_generated() -> None:
@@ -154,7 +161,7 @@ def test_network_policy_admits_only_clients_operator_and_allowed_namespaces() ->
     sources = policy["spec"]["ingress"][1]["from"]
     assert {"podSelector": {"matchLabels": {"ragops.dev/vectorstore-client": "docs"}}} in sources
     assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "analytics"}}} in sources
-    operator_rule = [s for s in sources if "podSelector" in s and "namespaceSelector" in s][0]
+    operator_rule = next(s for s in sources if "podSelector" in s and "namespaceSelector" in s)
     assert operator_rule["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] == "ragops-system"
     gateway_pod = by_kind(pipeline_children(), "Deployment")[0]["spec"]["template"]["metadata"]["labels"]
     assert gateway_pod["ragops.dev/vectorstore-client"] == "docs"

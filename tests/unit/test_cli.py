@@ -23,33 +23,64 @@ def run_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess
 def test_render_prints_every_child_as_parseable_yaml(tmp_path: Path) -> None:
     manifest = tmp_path / "stack.yaml"
     manifest.write_text(
-        yaml.safe_dump_all([
-            {"apiVersion": "ragops.dev/v1alpha1", "kind": "VectorStore", "metadata": {"name": "docs"},
-             "spec": {"profile": "medium", "backup": {}, "monitoring": {"serviceMonitor": True},
-                      "collections": [{"name": "manuals", "vectorSize": 768}]}},
-            {"apiVersion": "ragops.dev/v1alpha1", "kind": "RagPipeline", "metadata": {"name": "bot"},
-             "spec": {"vectorStoreRef": {"name": "docs"}, "collection": "manuals"}},
-        ])
+        yaml.safe_dump_all(
+            [
+                {
+                    "apiVersion": "ragops.dev/v1alpha1",
+                    "kind": "VectorStore",
+                    "metadata": {"name": "docs"},
+                    "spec": {
+                        "profile": "medium",
+                        "backup": {},
+                        "monitoring": {"serviceMonitor": True},
+                        "collections": [{"name": "manuals", "vectorSize": 768}],
+                    },
+                },
+                {
+                    "apiVersion": "ragops.dev/v1alpha1",
+                    "kind": "RagPipeline",
+                    "metadata": {"name": "bot"},
+                    "spec": {"vectorStoreRef": {"name": "docs"}, "collection": "manuals"},
+                },
+            ]
+        )
     )
     result = run_cli("render", "-f", str(manifest))
     assert result.returncode == 0, result.stderr
     objects = list(yaml.safe_load_all(result.stdout))
     kinds = sorted(f"{o['kind']}/{o['metadata']['name']}" for o in objects)
-    assert kinds == sorted([
-        "ConfigMap/docs-qdrant-config", "Secret/docs-qdrant-api-key", "Service/docs-qdrant-headless",
-        "Service/docs-qdrant", "StatefulSet/docs-qdrant", "PodDisruptionBudget/docs-qdrant",
-        "NetworkPolicy/docs-qdrant", "ServiceMonitor/docs-qdrant", "PersistentVolumeClaim/docs-backup",
-        "CronJob/docs-backup", "ConfigMap/bot-gateway", "Secret/bot-gateway-api-key", "Service/bot-gateway",
-        "Deployment/bot-gateway", "HorizontalPodAutoscaler/bot-gateway",
-    ])
+    assert kinds == sorted(
+        [
+            "ConfigMap/docs-qdrant-config",
+            "Secret/docs-qdrant-api-key",
+            "Service/docs-qdrant-headless",
+            "Service/docs-qdrant",
+            "StatefulSet/docs-qdrant",
+            "PodDisruptionBudget/docs-qdrant",
+            "NetworkPolicy/docs-qdrant",
+            "ServiceMonitor/docs-qdrant",
+            "PersistentVolumeClaim/docs-backup",
+            "CronJob/docs-backup",
+            "ConfigMap/bot-gateway",
+            "Secret/bot-gateway-api-key",
+            "Service/bot-gateway",
+            "Deployment/bot-gateway",
+            "HorizontalPodAutoscaler/bot-gateway",
+        ]
+    )
     assert "GitOps" in result.stderr  # generated keys come with a warning
 
 
 def test_render_reports_an_invalid_spec_with_its_field(tmp_path: Path) -> None:
-    result = run_cli("render", "-f", "-", stdin=(
-        "apiVersion: ragops.dev/v1alpha1\nkind: VectorStore\nmetadata: {name: x}\n"
-        "spec: {collections: [{name: a, vectorSize: 0}]}\n"
-    ))
+    result = run_cli(
+        "render",
+        "-f",
+        "-",
+        stdin=(
+            "apiVersion: ragops.dev/v1alpha1\nkind: VectorStore\nmetadata: {name: x}\n"
+            "spec: {collections: [{name: a, vectorSize: 0}]}\n"
+        ),
+    )
     assert result.returncode == 1
     assert "spec.collections.0.vectorSize" in result.stderr
 
@@ -79,6 +110,11 @@ def test_crds_teach_the_api() -> None:
 
         walk(spec, "spec")
     rules = json.dumps(all_crds())
-    for fragment in ("maxReplicas must be >= minReplicas", "never shrink", "storageClassName is immutable",
-                     "collection names must be unique", "x-kubernetes-list-map-keys"):
+    for fragment in (
+        "maxReplicas must be >= minReplicas",
+        "never shrink",
+        "storageClassName is immutable",
+        "collection names must be unique",
+        "x-kubernetes-list-map-keys",
+    ):
         assert fragment in rules

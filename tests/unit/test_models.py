@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from tests.unit.samples import pipeline, store
 
 from ragops.models import (
     PROFILES,
@@ -15,7 +16,6 @@ from ragops.models import (
     resolve_pipeline,
     resolve_vectorstore,
 )
-from tests.unit.samples import pipeline, store
 
 # DESIGN.md section 2, copied here on purpose: the test pins the table the code must implement.
 TABLE = {
@@ -32,7 +32,9 @@ def test_profile_resolves_to_the_design_table(profile: str) -> None:
     rp = resolve_pipeline(parse_resource(pipeline(profile)).spec)
     r = vs.resources
     assert (vs.replicas, (r.request_cpu, r.request_memory, r.limit_cpu, r.limit_memory), vs.storage_size) == (
-        replicas, qdrant, storage
+        replicas,
+        qdrant,
+        storage,
     )
     g = rp.resources
     assert (rp.min_replicas, rp.max_replicas, rp.workers) == (hpa_min, hpa_max, workers)
@@ -50,8 +52,10 @@ def test_explicit_fields_override_the_profile() -> None:
     assert vs.resources.limit_memory == "48Gi" and vs.resources.limit_cpu == "16" and vs.resources.request_cpu == "8"
     rp = resolve_pipeline(
         parse_resource(
-            pipeline("medium", gateway={"workers": 7, "autoscaling": {"maxReplicas": 9},
-                                        "resources": {"requests": {"cpu": "3"}}})
+            pipeline(
+                "medium",
+                gateway={"workers": 7, "autoscaling": {"maxReplicas": 9}, "resources": {"requests": {"cpu": "3"}}},
+            )
         ).spec
     )
     assert (rp.min_replicas, rp.max_replicas, rp.workers, rp.resources.request_cpu) == (2, 9, 7, "3")
@@ -96,8 +100,14 @@ def test_a_spec_with_only_required_fields_gets_the_design_defaults() -> None:
     rp = parse_resource(pipeline()).spec
     assert (rp.chunking.strategy, rp.chunking.size, rp.chunking.overlap) == ("recursive", 800, 100)
     assert (rp.resilience.timeout_seconds, rp.resilience.retries, rp.resilience.circuit_breaker.failure_threshold) == (
-        60, 3, 5
+        60,
+        3,
+        5,
     )
     vs = parse_resource(store(backup={})).spec
     assert vs.backup is not None
-    assert (vs.backup.schedule, vs.backup.retention, vs.backup.destination.pvc is not None) == ("0 2 * * *", "30d", True)
+    assert (vs.backup.schedule, vs.backup.retention, vs.backup.destination.pvc is not None) == (
+        "0 2 * * *",
+        "30d",
+        True,
+    )

@@ -9,11 +9,15 @@ from ragops.reconcile.jobs import latest_backup
 
 
 def test_live_object_with_server_defaults_and_user_labels_needs_no_apply() -> None:
-    desired = {"metadata": {"labels": {"a": "1"}}, "spec": {"replicas": 1, "resources": {"memory": "1024Mi"},
-                                                            "ports": [{"port": 80}]}}
-    live = {"metadata": {"labels": {"a": "1", "team": "x"}, "uid": "u"},
-            "spec": {"replicas": 1, "resources": {"memory": "1Gi"}, "ports": [{"port": 80, "protocol": "TCP"}]},
-            "status": {"ready": 1}}
+    desired = {
+        "metadata": {"labels": {"a": "1"}},
+        "spec": {"replicas": 1, "resources": {"memory": "1024Mi"}, "ports": [{"port": 80}]},
+    }
+    live = {
+        "metadata": {"labels": {"a": "1", "team": "x"}, "uid": "u"},
+        "spec": {"replicas": 1, "resources": {"memory": "1Gi"}, "ports": [{"port": 80, "protocol": "TCP"}]},
+        "status": {"ready": 1},
+    }
     assert is_subset(desired, live)
 
 
@@ -32,11 +36,13 @@ def job(name: str, condition: str | None, time: str = "") -> dict:
 
 
 def test_latest_finished_backup_wins_and_running_ones_are_ignored() -> None:
-    record = latest_backup([
-        job("b1", "Complete", "2026-01-01T02:00:00Z"),
-        job("b2", "Failed", "2026-01-02T02:00:00Z"),
-        job("b3", None),
-    ])
+    record = latest_backup(
+        [
+            job("b1", "Complete", "2026-01-01T02:00:00Z"),
+            job("b2", "Failed", "2026-01-02T02:00:00Z"),
+            job("b3", None),
+        ]
+    )
     assert record is not None and (record.name, record.result) == ("b2", "Failed")
     assert latest_backup([job("b3", None)]) is None
 

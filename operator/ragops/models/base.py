@@ -31,6 +31,17 @@ class Spec(BaseModel):
         return self.model_dump(by_alias=True, exclude_none=True, mode="json")
 
 
+def with_rules(*rules: dict[str, str]) -> ConfigDict:
+    """A Spec config that adds CEL validation rules to the model's CRD schema."""
+    return ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={"x-kubernetes-validations": list(rules)},  # type: ignore[dict-item,arg-type]
+    )
+
+
 def cel(rule: str, message: str, *, field_path: str | None = None, reason: str | None = None) -> dict[str, str]:
     """One `x-kubernetes-validations` entry."""
     entry = {"rule": rule, "message": message}

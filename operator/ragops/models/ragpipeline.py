@@ -7,7 +7,15 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
-from ragops.models.base import LocalObjectRef, OptionalSecretKeyRef, ResourceRequirements, SecretKeyRef, Spec, cel
+from ragops.models.base import (
+    LocalObjectRef,
+    OptionalSecretKeyRef,
+    ResourceRequirements,
+    SecretKeyRef,
+    Spec,
+    cel,
+    with_rules,
+)
 from ragops.models.profiles import Profile
 from ragops.models.vectorstore import COLLECTION_NAME_PATTERN
 
@@ -75,17 +83,13 @@ class LLMSpec(Spec):
 class ChunkingSpec(Spec):
     """How ingested documents are split."""
 
-    model_config = Spec.model_config | {
-        "json_schema_extra": {
-            "x-kubernetes-validations": [
-                cel(
-                    "!has(self.overlap) || !has(self.size) || self.overlap < self.size",
-                    "chunking.overlap must be smaller than chunking.size",
-                    field_path=".overlap",
-                )
-            ]
-        }
-    }
+    model_config = with_rules(
+        cel(
+            "!has(self.overlap) || !has(self.size) || self.overlap < self.size",
+            "chunking.overlap must be smaller than chunking.size",
+            field_path=".overlap",
+        )
+    )
 
     strategy: ChunkingStrategy = Field(
         default=ChunkingStrategy.RECURSIVE, description="character, token, sentence or recursive."
@@ -121,17 +125,13 @@ class CircuitBreakerSpec(Spec):
 class ResilienceSpec(Spec):
     """Timeouts, retries and circuit breaking for provider calls."""
 
-    model_config = Spec.model_config | {
-        "json_schema_extra": {
-            "x-kubernetes-validations": [
-                cel(
-                    "!has(self.backoffMaxMs) || !has(self.backoffBaseMs) || self.backoffMaxMs >= self.backoffBaseMs",
-                    "resilience.backoffMaxMs must be >= backoffBaseMs",
-                    field_path=".backoffMaxMs",
-                )
-            ]
-        }
-    }
+    model_config = with_rules(
+        cel(
+            "!has(self.backoffMaxMs) || !has(self.backoffBaseMs) || self.backoffMaxMs >= self.backoffBaseMs",
+            "resilience.backoffMaxMs must be >= backoffBaseMs",
+            field_path=".backoffMaxMs",
+        )
+    )
 
     timeout_seconds: int = Field(default=60, ge=1, le=600, description="Timeout of one provider call.")
     retries: int = Field(default=3, ge=0, le=10, description="Retries on timeouts, 429 and 5xx.")
@@ -151,17 +151,13 @@ class ResilienceSpec(Spec):
 class AutoscalingSpec(Spec):
     """HorizontalPodAutoscaler bounds. Unset bounds come from the profile."""
 
-    model_config = Spec.model_config | {
-        "json_schema_extra": {
-            "x-kubernetes-validations": [
-                cel(
-                    "!has(self.minReplicas) || !has(self.maxReplicas) || self.maxReplicas >= self.minReplicas",
-                    "autoscaling.maxReplicas must be >= minReplicas",
-                    field_path=".maxReplicas",
-                )
-            ]
-        }
-    }
+    model_config = with_rules(
+        cel(
+            "!has(self.minReplicas) || !has(self.maxReplicas) || self.maxReplicas >= self.minReplicas",
+            "autoscaling.maxReplicas must be >= minReplicas",
+            field_path=".maxReplicas",
+        )
+    )
 
     min_replicas: int | None = Field(default=None, ge=1, le=1000, description="Fewest gateway pods.")
     max_replicas: int | None = Field(default=None, ge=1, le=1000, description="Most gateway pods.")

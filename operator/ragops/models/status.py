@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
 
 from ragops.models.base import Spec
 
@@ -46,10 +47,10 @@ class Endpoints(Spec):
     grpc: str = Field(default="", description="gRPC URL (VectorStore only).")
 
 
-class ResourceStatus(Spec):
+class ResourceStatus(BaseModel):
     """Observed state, written by the operator."""
 
-    model_config = Spec.model_config | {"frozen": False}
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
     observed_generation: int = Field(default=0, description="The spec generation the operator last acted on.")
     phase: Phase = Field(default=Phase.PENDING, description="Pending, Progressing, Ready, Degraded or Failed.")

@@ -14,6 +14,7 @@ from ragops.models.base import (
     ResourceRequirements,
     Spec,
     cel,
+    with_rules,
 )
 from ragops.models.profiles import Profile
 
@@ -55,25 +56,20 @@ class QdrantSpec(Spec):
 class StorageSpec(Spec):
     """Persistent storage of each Qdrant node."""
 
-    model_config = Spec.model_config | {
-        "json_schema_extra": {
-            "x-kubernetes-validations": [
-                cel(
-                    "(has(self.storageClassName) ? self.storageClassName : '') == "
-                    "(has(oldSelf.storageClassName) ? oldSelf.storageClassName : '')",
-                    "storageClassName is immutable: PVCs keep the class they were created with; "
-                    "create a new VectorStore and restore a backup into it to change class",
-                    field_path=".storageClassName",
-                ),
-                cel(
-                    "!has(oldSelf.size) || (has(self.size) && "
-                    "quantity(self.size).compareTo(quantity(oldSelf.size)) >= 0)",
-                    "storage size may grow but never shrink (and may not be unset once set)",
-                    field_path=".size",
-                ),
-            ]
-        }
-    }
+    model_config = with_rules(
+        cel(
+            "(has(self.storageClassName) ? self.storageClassName : '') == "
+            "(has(oldSelf.storageClassName) ? oldSelf.storageClassName : '')",
+            "storageClassName is immutable: PVCs keep the class they were created with; "
+            "create a new VectorStore and restore a backup into it to change class",
+            field_path=".storageClassName",
+        ),
+        cel(
+            "!has(oldSelf.size) || (has(self.size) && quantity(self.size).compareTo(quantity(oldSelf.size)) >= 0)",
+            "storage size may grow but never shrink (and may not be unset once set)",
+            field_path=".size",
+        ),
+    )
 
     size: str | None = Field(
         default=None,
@@ -145,13 +141,7 @@ class S3Destination(Spec):
 class BackupDestination(Spec):
     """Where backups go: exactly one of `pvc` or `s3`."""
 
-    model_config = Spec.model_config | {
-        "json_schema_extra": {
-            "x-kubernetes-validations": [
-                cel("has(self.pvc) != has(self.s3)", "set exactly one of backup.destination.pvc or .s3")
-            ]
-        }
-    }
+    model_config = with_rules(cel("has(self.pvc) != has(self.s3)", "set exactly one of backup.destination.pvc or .s3"))
 
     pvc: PvcDestination | None = Field(default=None, description="Store backups on a PVC.")
     s3: S3Destination | None = Field(default=None, description="Store backups in S3-compatible storage.")
@@ -247,7 +237,7 @@ class VectorStoreSpec(Spec):
             "x-kubernetes-list-type": "map",
             "x-kubernetes-list-map-keys": ["name"],
             "x-kubernetes-validations": [
-                cel("self.all(c, self.exists_one(d, d.name == c.name))", "collection names must be unique")
+                cel("self.all(c, self.exists_one(d, d.name == c.name))", "collection names must be unique")  # type: ignore[list-item]
             ],
         },
     )

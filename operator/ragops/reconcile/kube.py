@@ -76,9 +76,9 @@ def load_api_client(kubeconfig: str | None = None, pool_size: int = 16) -> clien
     """An ApiClient from in-cluster credentials, else the kubeconfig (KUBECONFIG or the given path)."""
     configuration = client.Configuration()
     try:
-        config.load_incluster_config(client_configuration=configuration)
+        config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
     except config.ConfigException:
-        config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
+        config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)  # type: ignore[no-untyped-call]
     configuration.connection_pool_maxsize = pool_size
     api_client = client.ApiClient(configuration)
     # Audit logs and apiserver metrics attribute requests by user agent.
@@ -100,7 +100,7 @@ class KubeClient:
                 return None
             raise
 
-    def list(self, kind: str, namespace: str, label_selector: str) -> list[dict[str, Any]]:
+    def list_objects(self, kind: str, namespace: str, label_selector: str) -> list[dict[str, Any]]:
         result = self._call("GET", KINDS[kind].path(namespace), query=[("labelSelector", label_selector)])
         return list(result.get("items") or [])
 
@@ -192,7 +192,7 @@ class KubeClient:
                 auth_settings=["BearerToken"],
             )
             response = self._api.call_api(method, url, header_params=headers, body=body, post_params=post_params)
-            response.read()
+            response.read()  # type: ignore[no-untyped-call]
         except ApiException as error:
             raise _as_kube_error(error) from None
         except Exception as error:  # connection refused, TLS, timeouts

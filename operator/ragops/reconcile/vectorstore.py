@@ -178,7 +178,7 @@ def _storage(
         )
     selector = ",".join(f"{k}={v}" for k, v in _storage_selector(resource).items())
     failures = []
-    for pvc in ctx.kube.list("PersistentVolumeClaim", resource.namespace, selector):
+    for pvc in ctx.kube.list_objects("PersistentVolumeClaim", resource.namespace, selector):
         size = pvc["spec"]["resources"]["requests"]["storage"]
         if quantity_value(size) >= quantity_value(wanted):
             continue
@@ -300,7 +300,10 @@ def _restore(
     if recorded and recorded.get("name") == backup_name and recorded.get("result") == "Succeeded":
         return None, BackupRecord.model_validate(recorded), None
     source_pvc = restore_source_pvc(resource)
-    if source_pvc and current(ctx.kube, ctx.children, ("PersistentVolumeClaim", resource.namespace, source_pvc)) is None:
+    if (
+        source_pvc
+        and current(ctx.kube, ctx.children, ("PersistentVolumeClaim", resource.namespace, source_pvc)) is None
+    ):
         note = Observation(
             "RestoreReady",
             False,

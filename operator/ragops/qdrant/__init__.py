@@ -1,0 +1,1 @@
+"""Qdrant API access: the collections the operator ensures, and per-node snapshot REST calls."""

@@ -1,0 +1,21 @@
+"""How the operator opens a Qdrant client."""
+
+from __future__ import annotations
+
+import math
+
+from qdrant_client import AsyncQdrantClient
+
+MEMORY = ":memory:"
+
+
+def connect(url: str, api_key: str | None, timeout: float = 10.0) -> AsyncQdrantClient:
+    """An async REST client for `url`; `:memory:` gives qdrant-client's local mode (tests, dry runs).
+
+    The compatibility check is off: it costs an extra synchronous request on every construction, and the
+    operator builds a client per reconcile pass; the image's version is pinned by the operator anyway.
+    """
+    if url == MEMORY:
+        return AsyncQdrantClient(location=MEMORY)
+    # qdrant-client takes whole seconds; round up so a sub-second budget does not become "no timeout".
+    return AsyncQdrantClient(url=url, api_key=api_key or None, timeout=math.ceil(timeout), check_compatibility=False)
