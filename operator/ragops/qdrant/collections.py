@@ -53,7 +53,7 @@ async def ensure_collections(
                 await _create(client, spec, nodes)
                 live.add(spec.name)
         except UnexpectedResponse as error:
-            if error.status_code >= 500:
+            if (error.status_code or 500) >= 500:
                 raise
             rejected.append(f"collection {spec.name}: Qdrant refused the change ({_reason(error)})")
     if prune:

@@ -65,14 +65,14 @@ def default_replication(nodes: int) -> int | None:
 
 
 def create_params(spec: CollectionSpec, nodes: int) -> CreateParams:
-    distributed = nodes > 1
     return CreateParams(
         vectors=models.VectorParams(
             size=spec.vector_size, distance=models.Distance(spec.distance.value), on_disk=spec.on_disk
         ),
-        # A single-node Qdrant is not in cluster mode: sharding and replication mean nothing there.
-        shard_number=(spec.shard_number or default_shards(nodes)) if distributed else None,
-        replication_factor=(spec.replication_factor or default_replication(nodes)) if distributed else None,
+        # An explicit shard count is honoured even on one node (local shards still parallelise work).
+        shard_number=spec.shard_number or default_shards(nodes),
+        # A single-node Qdrant is not in cluster mode: there is no other node to hold a copy.
+        replication_factor=(spec.replication_factor or default_replication(nodes)) if nodes > 1 else None,
     )
 
 
@@ -88,14 +88,15 @@ def plan_update(spec: CollectionSpec, live: models.CollectionParams, nodes: int)
     if _value(vectors.distance) != spec.distance.value:
         mismatches.append(Mismatch(spec.name, "distance", _value(vectors.distance), spec.distance.value))
     on_disk = spec.on_disk if bool(vectors.on_disk) != spec.on_disk else None
+    # The shard count default (one per node) applies at creation only: a store that later grows must not
+    # turn its existing collections into mismatches. An explicit shardNumber is compared. None from Qdrant
+    # (qdrant-client's local mode) means "not reported": nothing to compare.
+    if spec.shard_number is not None and live.shard_number is not None and live.shard_number != spec.shard_number:
+        mismatches.append(Mismatch(spec.name, "shardNumber", live.shard_number, spec.shard_number))
     replication = None
     if nodes > 1:
-        # The shard count default (one per node) applies at creation only: a store that later grows must not
-        # turn its existing collections into mismatches. An explicit shardNumber is compared.
-        if spec.shard_number is not None and live.shard_number is not None and live.shard_number != spec.shard_number:
-            mismatches.append(Mismatch(spec.name, "shardNumber", live.shard_number, spec.shard_number))
         # The replication default is part of the declared state (the field's documented default), so it is
-        # kept in sync like an explicit value. None from Qdrant (local mode) means "not reported": skip.
+        # kept in sync like an explicit value.
         wanted = spec.replication_factor or default_replication(nodes)
         if live.replication_factor is not None and live.replication_factor != wanted:
             replication = wanted
