@@ -1,0 +1,157 @@
+"""REST calls to ONE Qdrant node: collection snapshots, their download and recovery, counts and version.
+
+Collection snapshots are per node (each holds that node's shards), so backup and restore talk to every pod
+through its own URL rather than through the load-balanced Service. Responses are parsed with
+qdrant-client's own pydantic models, so a shape this code assumes is the shape Qdrant documents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, Self
+from urllib.parse import quote
+
+import httpx
+from pydantic import TypeAdapter
+from qdrant_client.http import models
+
+# Creating a snapshot (`wait=true`) and recovering one send no byte until Qdrant is done: allow for large
+# collections. The Job's activeDeadlineSeconds bounds the whole run anyway.
+LONG_READ_SECONDS = 2 * 3600.0
+CHUNK = 1024 * 1024
+
+_SNAPSHOTS = TypeAdapter(list[models.SnapshotDescription])
+
+
+class QdrantError(Exception):
+    """A failed call to a Qdrant node; the message names the node and the call, never the API key."""
+
+
+class QdrantNode:
+    """Async REST client of one Qdrant node. Use as `async with QdrantNode(url, key) as node:`."""
+
+    def __init__(
+        self,
+        url: str,
+        api_key: str | None,
+        *,
+        timeout: float = 30.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        headers = {"api-key": api_key} if api_key else {}
+        self._long = httpx.Timeout(timeout, read=LONG_READ_SECONDS)
+        self._http = httpx.AsyncClient(
+            base_url=self.url, headers=headers, timeout=httpx.Timeout(timeout), transport=transport
+        )
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def version(self) -> str:
+        """Qdrant's version from `GET /` (the one response not wrapped in {"result": ...})."""
+        response = await self._call("GET", "/")
+        return models.VersionInfo.model_validate(response.json()).version
+
+    async def collections(self) -> list[str]:
+        result = await self._result("GET", "/collections")
+        return sorted(c.name for c in models.CollectionsResponse.model_validate(result).collections)
+
+    async def count(self, collection: str) -> int:
+        """Exact number of points of the collection (cluster-wide, whichever node answers)."""
+        result = await self._result(
+            "POST", f"/collections/{_name(collection)}/points/count", json=models.CountRequest(exact=True).model_dump()
+        )
+        return models.CountResult.model_validate(result).count
+
+    async def create_snapshot(self, collection: str) -> models.SnapshotDescription:
+        result = await self._result(
+            "POST", f"/collections/{_name(collection)}/snapshots", params={"wait": "true"}, timeout=self._long
+        )
+        return models.SnapshotDescription.model_validate(result)
+
+    async def list_snapshots(self, collection: str) -> list[models.SnapshotDescription]:
+        return _SNAPSHOTS.validate_python(await self._result("GET", f"/collections/{_name(collection)}/snapshots"))
+
+    async def delete_snapshot(self, collection: str, snapshot: str) -> None:
+        await self._result(
+            "DELETE", f"/collections/{_name(collection)}/snapshots/{_name(snapshot)}", params={"wait": "true"}
+        )
+
+    @asynccontextmanager
+    async def download(self, collection: str, snapshot: str) -> AsyncIterator[AsyncIterator[bytes]]:
+        """Stream a snapshot file: `async with node.download(c, s) as chunks: async for chunk in chunks`."""
+        path = f"/collections/{_name(collection)}/snapshots/{_name(snapshot)}"
+        try:
+            async with self._http.stream("GET", path, timeout=self._long) as response:
+                if response.is_error:
+                    await response.aread()
+                    raise QdrantError(self._failure("GET", path, response))
+                yield response.aiter_bytes(CHUNK)
+        except httpx.HTTPError as error:
+            raise QdrantError(self._unreachable("GET", path, error)) from error
+
+    async def recover(self, collection: str, snapshot: Path, *, checksum: str | None = None) -> None:
+        """Upload a snapshot file and recover the collection from it on this node.
+
+        `priority=snapshot` makes the uploaded data the source of truth over replicas on other nodes, which
+        is what a restore means; `checksum` lets Qdrant verify the upload before replacing anything.
+        """
+        params = {"priority": "snapshot", "wait": "true"}
+        if checksum:
+            params["checksum"] = checksum
+        with snapshot.open("rb") as file:
+            await self._result(
+                "POST",
+                f"/collections/{_name(collection)}/snapshots/upload",
+                params=params,
+                files={"snapshot": (snapshot.name, file, "application/octet-stream")},
+                timeout=self._long,
+            )
+
+    async def _result(self, method: str, path: str, **kwargs: Any) -> Any:
+        """The `result` of Qdrant's envelope {"result": ..., "status": "ok", "time": ...}."""
+        response = await self._call(method, path, **kwargs)
+        try:
+            return response.json()["result"]
+        except (ValueError, KeyError, TypeError) as error:
+            raise QdrantError(f"{self.url}: {method} {path}: unexpected answer (no result)") from error
+
+    async def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = await self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as error:
+            raise QdrantError(self._unreachable(method, path, error)) from error
+        if response.is_error:
+            raise QdrantError(self._failure(method, path, response))
+        return response
+
+    def _failure(self, method: str, path: str, response: httpx.Response) -> str:
+        return f"{self.url}: {method} {path}: HTTP {response.status_code}: {_error_text(response)}"
+
+    def _unreachable(self, method: str, path: str, error: httpx.HTTPError) -> str:
+        return f"{self.url}: {method} {path}: {type(error).__name__}: {error}"
+
+
+def _name(segment: str) -> str:
+    """A collection or snapshot name as one path segment."""
+    return quote(segment, safe="")
+
+
+def _error_text(response: httpx.Response) -> str:
+    # Qdrant reports errors as {"status": {"error": "..."}}; anything else is cut short.
+    try:
+        status = response.json().get("status")
+        if isinstance(status, dict) and status.get("error"):
+            return str(status["error"])
+    except (ValueError, AttributeError):
+        pass
+    return response.text[:200] or response.reason_phrase

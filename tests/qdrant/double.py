@@ -1,0 +1,297 @@
+"""TEST DOUBLE - not Qdrant. A simulated Qdrant cluster behind a real HTTP server on 127.0.0.1.
+
+It implements only the part of Qdrant's documented REST API that ragops' snapshot code calls, with
+Qdrant's response envelope ({"result": ..., "status": "ok", "time": ...}, errors as
+{"status": {"error": ...}}), for N nodes reachable as `<url>/node-<i>`:
+
+    GET    /                                       version info (not enveloped)
+    GET    /collections
+    POST   /collections/{c}/points/count           cluster-wide count
+    POST   /collections/{c}/snapshots?wait=true    snapshot of THIS node's shard
+    GET    /collections/{c}/snapshots
+    GET    /collections/{c}/snapshots/{name}       the file, streamed with Content-Length
+    DELETE /collections/{c}/snapshots/{name}
+    POST   /collections/{c}/snapshots/upload?priority=..&checksum=..   multipart field `snapshot`
+
+Points live in qdrant-client's local mode, one instance per node; a point belongs to node `id % N` (the
+double's stand-in for shards). A "snapshot" is JSON of the node's points and the collection's vector
+config, not Qdrant's tar format. Faults can be injected: `fail_download` cuts a snapshot download short.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import hashlib
+import json
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from qdrant_client import QdrantClient, models
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+VERSION = "1.20.0"
+
+
+@dataclass
+class Call:
+    node: int
+    method: str
+    path: str
+    query: dict[str, str]
+    api_key: str | None
+
+
+@dataclass
+class FakeQdrantCluster:
+    nodes: int
+    directory: Path
+    api_key: str | None = None
+    version: str = VERSION
+    padding: int = 0  # bytes of filler per snapshot, to make files large
+    calls: list[Call] = field(default_factory=list)
+    fail_download: set[tuple[str, int]] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.local = [QdrantClient(location=":memory:") for _ in range(self.nodes)]
+        self.configs: dict[str, models.VectorParams] = {}
+
+    # --- test-side helpers (what a user's writes would do) ---
+
+    def create_collection(self, name: str, size: int = 4, distance: str = "Cosine") -> None:
+        params = models.VectorParams(size=size, distance=models.Distance(distance))
+        self.configs[name] = params
+        for client in self.local:
+            if client.collection_exists(name):
+                client.delete_collection(name)
+            client.create_collection(name, vectors_config=params)
+
+    def upsert(self, name: str, points: list[models.PointStruct]) -> None:
+        for index, client in enumerate(self.local):
+            mine = [p for p in points if self.owner(p.id) == index]
+            if mine:
+                client.upsert(name, mine)
+
+    def points(self, name: str) -> dict[Any, tuple[list[float], dict[str, Any]]]:
+        found: dict[Any, tuple[list[float], dict[str, Any]]] = {}
+        for client in self.local:
+            for record in client.scroll(name, limit=100_000, with_vectors=True)[0]:
+                vector = record.vector
+                assert isinstance(vector, list) and all(isinstance(x, float) for x in vector)
+                found[record.id] = ([float(x) for x in vector], dict(record.payload or {}))  # type: ignore[arg-type]
+        return found
+
+    def snapshot_files(self) -> list[Path]:
+        return sorted(self.directory.rglob("*.snapshot"))
+
+    def owner(self, point_id: Any) -> int:
+        return int(point_id) % self.nodes
+
+    # --- the HTTP side ---
+
+    def app(self) -> Starlette:
+        prefix = "/node-{node:int}"
+        routes = [
+            Route(prefix + "/", self._root, methods=["GET"]),
+            Route(prefix + "/collections", self._collections, methods=["GET"]),
+            Route(prefix + "/collections/{c}/points/count", self._count, methods=["POST"]),
+            Route(prefix + "/collections/{c}/snapshots", self._create, methods=["POST"]),
+            Route(prefix + "/collections/{c}/snapshots", self._list, methods=["GET"]),
+            Route(prefix + "/collections/{c}/snapshots/upload", self._upload, methods=["POST"]),
+            Route(prefix + "/collections/{c}/snapshots/{s}", self._download, methods=["GET"]),
+            Route(prefix + "/collections/{c}/snapshots/{s}", self._delete, methods=["DELETE"]),
+        ]
+        return Starlette(routes=routes)
+
+    def _enter(self, request: Request) -> tuple[int, Response | None]:
+        node = int(request.path_params["node"])
+        key = request.headers.get("api-key")
+        self.calls.append(Call(node, request.method, request.url.path, dict(request.query_params), key))
+        if self.api_key and key != self.api_key:
+            return node, _error(401, "Must provide an API key or an Authorization bearer token")
+        if "c" in request.path_params and request.path_params["c"] not in self.configs:
+            return node, _error(404, f"Not found: Collection `{request.path_params['c']}` doesn't exist!")
+        return node, None
+
+    async def _root(self, request: Request) -> Response:
+        _, denied = self._enter(request)
+        return denied or JSONResponse({"title": "qdrant - vector search engine", "version": self.version})
+
+    async def _collections(self, request: Request) -> Response:
+        _, denied = self._enter(request)
+        return denied or _ok({"collections": [{"name": name} for name in sorted(self.configs)]})
+
+    async def _count(self, request: Request) -> Response:
+        _, denied = self._enter(request)
+        if denied:
+            return denied
+        if (await request.json()).get("exact") is not True:
+            return _error(400, "test double: ragops is expected to count exactly")
+        name = request.path_params["c"]
+        return _ok({"count": sum(client.count(name, exact=True).count for client in self.local)})
+
+    async def _create(self, request: Request) -> Response:
+        node, denied = self._enter(request)
+        if denied:
+            return denied
+        name = request.path_params["c"]
+        records = self.local[node].scroll(name, limit=100_000, with_vectors=True)[0]
+        content = json.dumps(
+            {
+                "collection": name,
+                "vectors": self.configs[name].model_dump(mode="json", exclude_none=True),
+                "points": [{"id": r.id, "vector": r.vector, "payload": r.payload} for r in records],
+                "padding": "x" * self.padding,
+            }
+        ).encode()
+        now = datetime.now(UTC)
+        snapshot = f"{name}-{node}-{now:%Y-%m-%d-%H-%M-%S}-{time.monotonic_ns()}.snapshot"
+        path = self._dir(node, name) / snapshot
+        path.write_bytes(content)
+        return _ok(_description(path))
+
+    async def _list(self, request: Request) -> Response:
+        node, denied = self._enter(request)
+        if denied:
+            return denied
+        files = sorted(self._dir(node, request.path_params["c"]).glob("*.snapshot"))
+        return _ok([_description(path) for path in files])
+
+    async def _download(self, request: Request) -> Response:
+        node, denied = self._enter(request)
+        if denied:
+            return denied
+        name = request.path_params["c"]
+        path = self._dir(node, name) / request.path_params["s"]
+        if not path.is_file():
+            return _error(404, f"Not found: Snapshot {request.path_params['s']} not found")
+        data = path.read_bytes()
+        broken = (name, node) in self.fail_download
+
+        async def body() -> AsyncIterator[bytes]:
+            yield data[: len(data) // 2]
+            if broken:  # the connection drops mid-file
+                raise ConnectionResetError("injected: connection dropped during download")
+            yield data[len(data) // 2 :]
+
+        return StreamingResponse(body(), headers={"content-length": str(len(data))})
+
+    async def _delete(self, request: Request) -> Response:
+        node, denied = self._enter(request)
+        if denied:
+            return denied
+        path = self._dir(node, request.path_params["c"]) / request.path_params["s"]
+        if not path.is_file():
+            return _error(404, f"Not found: Snapshot {request.path_params['s']} not found")
+        path.unlink()
+        return _ok(True)
+
+    async def _upload(self, request: Request) -> Response:
+        node = int(request.path_params["node"])
+        name = request.path_params["c"]
+        self.calls.append(
+            Call(node, request.method, request.url.path, dict(request.query_params), request.headers.get("api-key"))
+        )
+        if self.api_key and request.headers.get("api-key") != self.api_key:
+            return _error(401, "Must provide an API key or an Authorization bearer token")
+        data = _multipart_field(request.headers["content-type"], await request.body(), "snapshot")
+        if data is None:
+            return _error(400, "Bad request: multipart field `snapshot` is missing")
+        checksum = request.query_params.get("checksum")
+        if checksum and hashlib.sha256(data).hexdigest() != checksum:
+            return _error(400, "Bad request: Snapshot checksum mismatch")
+        snapshot = json.loads(data)
+        params = models.VectorParams.model_validate(snapshot["vectors"])
+        if name not in self.configs:  # recovery creates a missing collection, cluster-wide
+            self.create_collection(name, params.size, params.distance.value)
+        local = self.local[node]
+        local.delete_collection(name)  # this node's data is replaced by the snapshot's
+        local.create_collection(name, vectors_config=params)
+        points = [models.PointStruct(**p) for p in snapshot["points"]]
+        if points:
+            local.upsert(name, points)
+        return _ok(True)
+
+    def _dir(self, node: int, collection: str) -> Path:
+        path = self.directory / f"node-{node}" / collection
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+def _ok(result: Any) -> JSONResponse:
+    return JSONResponse({"result": result, "status": "ok", "time": 0.0001})
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"status": {"error": message}, "time": 0.0001}, status_code=status)
+
+
+def _description(path: Path) -> dict[str, Any]:
+    data = path.read_bytes()
+    created = datetime.fromtimestamp(path.stat().st_mtime, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return {
+        "name": path.name,
+        "creation_time": created,
+        "size": len(data),
+        "checksum": hashlib.sha256(data).hexdigest(),
+    }
+
+
+def _multipart_field(content_type: str, body: bytes, name: str) -> bytes | None:
+    # The standard library's MIME parser reads multipart/form-data once given its Content-Type.
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body
+    )
+    for part in message.iter_parts():  # type: ignore[attr-defined]
+        if part.get_param("name", header="content-disposition") == name:
+            payload = part.get_payload(decode=True)
+            return payload if isinstance(payload, bytes) else None
+    return None
+
+
+class Server:
+    """An ASGI app served by uvicorn in a thread. The socket is bound and listening before the thread
+    starts, so requests queue in the backlog until the server accepts them: no start-up wait needed."""
+
+    def __init__(self, app: Any) -> None:
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.bind(("127.0.0.1", 0))
+        self._socket.listen(128)
+        host, port = self._socket.getsockname()
+        self.url = f"http://{host}:{port}"
+        config = uvicorn.Config(app, log_level="critical", lifespan="off", access_log=False)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+        self._socket.close()
+
+
+@dataclass
+class Running:
+    cluster: FakeQdrantCluster
+    server: Server
+
+    def node_urls(self) -> list[str]:
+        return [f"{self.server.url}/node-{i}" for i in range(self.cluster.nodes)]
+
+
+def serve(cluster: FakeQdrantCluster) -> Iterator[Running]:
+    server = Server(cluster.app())
+    try:
+        yield Running(cluster, server)
+    finally:
+        server.stop()
