@@ -1,0 +1,171 @@
+"""`ragops backup` and `ragops restore`: what the operator's CronJob and Jobs run.
+
+    ragops backup  --store NS/NAME --node-url URL [...] --retention 30d [--backup-name N] DESTINATION
+    ragops restore --store NS/NAME --node-url URL [...] --backup-name N [--overwrite] DESTINATION
+    DESTINATION:   --pvc-path /backups | --s3-bucket B [--s3-prefix P] [--s3-endpoint URL] [--s3-region R]
+
+Environment: QDRANT_API_KEY, AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (S3), RAGOPS_BACKUP_NAME (backup).
+Exit status 0 on success; otherwise 1 and one error line saying what failed (keys are never logged).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ragops.backup.backup import backup
+from ragops.backup.catalog import parse_retention
+from ragops.backup.errors import BackupError
+from ragops.backup.layout import StoreRef, check_backup_name, default_backup_name
+from ragops.backup.restore import restore
+from ragops.backup.storage import PvcStorage, Storage
+from ragops.qdrant.snapshots import QdrantError
+
+log = logging.getLogger("ragops.backup")
+
+NAME_ENV = "RAGOPS_BACKUP_NAME"
+API_KEY_ENV = "QDRANT_API_KEY"
+
+
+def add_backup_arguments(parser: argparse.ArgumentParser) -> None:
+    _add_store_arguments(parser)
+    parser.add_argument(
+        "--retention",
+        default="30d",
+        type=_typed(parse_retention),
+        help="delete backups older than this after a successful backup: <n>h, <n>d or <n>w (default 30d)",
+    )
+    parser.add_argument(
+        "--backup-name",
+        type=_typed(check_backup_name),
+        help=f"name of the backup (default: ${NAME_ENV}, else backup-YYYYMMDD-HHMMSS in UTC)",
+    )
+    _add_destination_arguments(parser)
+
+
+def add_restore_arguments(parser: argparse.ArgumentParser) -> None:
+    _add_store_arguments(parser)
+    # Required, not read from RAGOPS_BACKUP_NAME: in a restore Job that variable holds the Job's own name.
+    parser.add_argument("--backup-name", required=True, type=_typed(check_backup_name), help="backup to restore")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace collections that already hold points (default: refuse)"
+    )
+    _add_destination_arguments(parser)
+
+
+def run_backup(args: argparse.Namespace) -> int:
+    _quiet_libraries()
+    now = datetime.now(UTC)
+    name = args.backup_name or os.environ.get(NAME_ENV) or default_backup_name(now)
+    try:
+        check_backup_name(name)
+        storage = open_storage(args)
+        result = asyncio.run(
+            backup(storage, args.store, name, args.node_urls, _api_key(), retention=args.retention, now=now)
+        )
+    except Exception as error:
+        log.error("backup %s of %s failed: %s", name, args.store, describe(error))
+        return 1
+    manifest = result.manifest
+    log.info(
+        "backup %s of %s complete at %s: %d collection(s), %d node(s), %d bytes; pruned %s",
+        name,
+        args.store,
+        storage.where(f"{args.store.prefix}{name}/"),
+        len(manifest.collections),
+        manifest.nodes,
+        manifest.size,
+        ", ".join(result.pruned) or "nothing",
+    )
+    return 0
+
+
+def run_restore(args: argparse.Namespace) -> int:
+    _quiet_libraries()
+    try:
+        storage = open_storage(args)
+        restored = asyncio.run(
+            restore(storage, args.store, args.backup_name, args.node_urls, _api_key(), overwrite=args.overwrite)
+        )
+    except Exception as error:
+        log.error("restore of backup %s into %s failed: %s", args.backup_name, args.store, describe(error))
+        return 1
+    print(f"restored backup {args.backup_name} into {args.store} ({len(args.node_urls)} node(s)):")
+    for item in restored:
+        note = "" if item.points_now == item.points_in_backup else "  <- differs: writes during the backup?"
+        print(f"  {item.collection}: {item.points_now} points ({item.points_in_backup} in the backup){note}")
+    log.info("restore of backup %s into %s complete: %d collection(s)", args.backup_name, args.store, len(restored))
+    return 0
+
+
+def open_storage(args: argparse.Namespace) -> Storage:
+    if args.pvc_path:
+        root = Path(args.pvc_path)
+        if not root.is_dir():
+            raise BackupError(f"backup directory {root} does not exist (is the backup volume mounted?)")
+        return PvcStorage(root)
+    # boto3 loads only for S3 destinations.
+    from ragops.backup.s3 import S3Storage, make_client
+
+    return S3Storage(make_client(args.s3_endpoint or None, args.s3_region), args.s3_bucket, args.s3_prefix)
+
+
+def describe(error: BaseException) -> str:
+    """One line for the Job's log. Our own errors already say what to do; others get their type."""
+    ours = isinstance(error, BackupError | QdrantError)
+    text = str(error) if ours else f"{type(error).__name__}: {error}"
+    return " ".join(text.split())
+
+
+def _add_store_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--store", required=True, type=_typed(StoreRef.parse), help="NAMESPACE/NAME of the VectorStore")
+    parser.add_argument(
+        "--node-url",
+        dest="node_urls",
+        action="append",
+        required=True,
+        type=_typed(_node_url),
+        help="URL of one Qdrant pod, repeated in ordinal order (snapshots are per node)",
+    )
+
+
+def _add_destination_arguments(parser: argparse.ArgumentParser) -> None:
+    destination = parser.add_mutually_exclusive_group(required=True)
+    destination.add_argument("--pvc-path", help="directory of the mounted backup volume")
+    destination.add_argument("--s3-bucket", help="S3 bucket (must exist)")
+    parser.add_argument("--s3-prefix", default="", help="key prefix inside the bucket")
+    parser.add_argument("--s3-endpoint", default="", help="S3-compatible endpoint URL (default: AWS)")
+    parser.add_argument("--s3-region", default="us-east-1", help="bucket region (default us-east-1)")
+
+
+def _node_url(text: str) -> str:
+    if not text.startswith(("http://", "https://")):
+        raise ValueError(f"node URL must start with http:// or https://, got {text!r}")
+    return text.rstrip("/")
+
+
+def _typed(convert: Any) -> Any:
+    """argparse `type=` that shows our message (argparse hides a ValueError's text behind a generic one)."""
+
+    def parse(text: str) -> Any:
+        try:
+            return convert(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from error
+
+    parse.__name__ = getattr(convert, "__name__", "value")
+    return parse
+
+
+def _api_key() -> str | None:
+    return os.environ.get(API_KEY_ENV) or None
+
+
+def _quiet_libraries() -> None:
+    # httpx logs every request at INFO: one line per snapshot chunk stream is noise in a Job's log.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
