@@ -55,7 +55,7 @@ def test_pvc_round_trip(
     for node in range(2):
         assert target.cluster.local[node].count("manuals").count == source.cluster.local[node].count("manuals").count
     summary = capsys.readouterr().out
-    assert "restored backup b1 into search/docs (2 node(s))" in summary
+    assert "restored backup b1 of search/docs onto 2 node(s)" in summary
     assert "manuals: 11 points (11 in the backup)" in summary and "faq: 5 points (5 in the backup)" in summary
 
 

@@ -18,7 +18,7 @@ from ragops.backup.catalog import expired, list_backups
 from ragops.backup.errors import BackupError
 from ragops.backup.layout import StoreRef, backup_prefix, manifest_key, snapshot_file
 from ragops.backup.manifest import CollectionBackup, Manifest, SnapshotFile
-from ragops.backup.storage import Storage
+from ragops.backup.storage import Storage, Writer
 from ragops.qdrant.snapshots import QdrantError, QdrantNode
 
 log = logging.getLogger(__name__)
@@ -138,7 +138,7 @@ async def _snapshot(
             _check(description.checksum, digest.hexdigest(), description.size, size, f"{collection} on node {index}")
             await asyncio.to_thread(writer.commit)
         except BaseException:
-            await asyncio.to_thread(writer.abort)
+            await _abort(writer, key)
             raise
     finally:
         # Snapshots take node disk space: remove this one whatever happened to its copy.
@@ -155,6 +155,14 @@ def _check(expected_sha: str | None, sha: str, expected_size: int, size: int, wh
         raise BackupError(f"snapshot of {what} arrived corrupted: sha256 {sha}, Qdrant reported {expected_sha}")
     if expected_size and expected_size != size:
         raise BackupError(f"snapshot of {what} arrived truncated: {size} bytes, Qdrant reported {expected_size}")
+
+
+async def _abort(writer: Writer, key: str) -> None:
+    # A failing cleanup must not hide the failure that caused it: that one is the Job's error line.
+    try:
+        await asyncio.to_thread(writer.abort)
+    except Exception as error:
+        log.warning("could not abort the upload of %s: %s", key, error)
 
 
 async def _discard(storage: Storage, prefix: str) -> None:

@@ -93,13 +93,13 @@ def run_restore(args: argparse.Namespace) -> int:
             restore(storage, args.store, args.backup_name, args.node_urls, _api_key(), overwrite=args.overwrite)
         )
     except Exception as error:
-        log.error("restore of backup %s into %s failed: %s", args.backup_name, args.store, describe(error))
+        log.error("restore of backup %s of %s failed: %s", args.backup_name, args.store, describe(error))
         return 1
-    print(f"restored backup {args.backup_name} into {args.store} ({len(args.node_urls)} node(s)):")
+    print(f"restored backup {args.backup_name} of {args.store} onto {len(args.node_urls)} node(s):")
     for item in restored:
         note = "" if item.points_now == item.points_in_backup else "  <- differs: writes during the backup?"
         print(f"  {item.collection}: {item.points_now} points ({item.points_in_backup} in the backup){note}")
-    log.info("restore of backup %s into %s complete: %d collection(s)", args.backup_name, args.store, len(restored))
+    log.info("restore of backup %s of %s complete: %d collection(s)", args.backup_name, args.store, len(restored))
     return 0
 
 
@@ -123,7 +123,14 @@ def describe(error: BaseException) -> str:
 
 
 def _add_store_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--store", required=True, type=_typed(StoreRef.parse), help="NAMESPACE/NAME of the VectorStore")
+    # For a restore, --store names whose backups are read (possibly another, e.g. deleted, store of the
+    # namespace); the node URLs are always those of the store being restored.
+    parser.add_argument(
+        "--store",
+        required=True,
+        type=_typed(StoreRef.parse),
+        help="NAMESPACE/NAME of the VectorStore the backups belong to",
+    )
     parser.add_argument(
         "--node-url",
         dest="node_urls",

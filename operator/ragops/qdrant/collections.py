@@ -2,6 +2,10 @@
 
 Called by the operator on every reconcile of a Ready store, so a pass over collections that are already in
 sync only reads (one list plus one read per declared collection) and writes nothing.
+
+qdrant-client's local mode (`:memory:`) keeps vector size, distance and on_disk but neither records
+shard_number/replication_factor (it reports None, which is never compared) nor applies vector diffs on
+update: only the create/report/prune logic can be exercised there.
 """
 
 from __future__ import annotations
