@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
 from qdrant_client import AsyncQdrantClient, models
+from qdrant_client.http.exceptions import UnexpectedResponse
 
 from ragops.models.vectorstore import CollectionSpec
 from ragops.qdrant.client import connect
@@ -148,3 +150,21 @@ async def test_distributed_store_creates_with_shard_and_replication_defaults(cli
     created = {name: kwargs for _, name, kwargs in recorder.take()}
     assert (created["a"]["shard_number"], created["a"]["replication_factor"]) == (3, 2)
     assert (created["b"]["shard_number"], created["b"]["replication_factor"]) == (6, 3)
+
+
+async def test_a_refused_create_is_reported_and_others_still_handled(client: AsyncQdrantClient) -> None:
+    real = client.create_collection
+
+    async def create(collection_name: str, **kwargs: Any) -> bool:
+        if collection_name == "bad":  # what Qdrant answers to e.g. an impossible shard layout
+            body = b'{"status": {"error": "Bad request: shard_number is too large"}, "time": 0.0}'
+            raise UnexpectedResponse(400, "Bad Request", body, httpx.Headers())
+        return await real(collection_name, **kwargs)
+
+    client.create_collection = create  # type: ignore[method-assign,assignment]
+
+    report = await ensure_collections(client, [spec("bad"), spec("good")], nodes=1, prune=False)
+
+    assert not report.ready and report.reason == "CollectionRejected"
+    assert report.message == "collection bad: Qdrant refused the change (Bad request: shard_number is too large)"
+    assert report.present == ["good"]
