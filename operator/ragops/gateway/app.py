@@ -1,0 +1,72 @@
+"""`create_app(config)`: the gateway as an ASGI app, for uvicorn and for in-process tests.
+
+Middleware, outermost first: request metrics (counts refusals too), CORS (so preflights and error responses
+carry CORS headers), rate limit (before auth: it also slows key guessing), auth, body size limit (after auth:
+unauthenticated clients cannot make the pod buffer large bodies).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+
+from ragops import __version__
+from ragops.gateway import probes, routes
+from ragops.gateway.config import GatewayConfig
+from ragops.gateway.errors import install_error_handlers
+from ragops.gateway.guards import ApiKeyAuth, BodyLimit, RateLimit, TokenBucket
+from ragops.gateway.metrics import GatewayMetrics
+from ragops.gateway.observe import RequestMetrics
+from ragops.gateway.service import open_gateway
+
+log = logging.getLogger("ragops.gateway")
+
+
+def create_app(config: GatewayConfig) -> FastAPI:
+    metrics = GatewayMetrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_gateway(config, metrics) as gateway:
+            app.state.gateway = gateway
+            yield
+            del app.state.gateway
+
+    resource = config.pipeline
+    app = FastAPI(
+        title=f"ragops gateway: {resource.namespace}/{resource.name}",
+        version=__version__,
+        description="RAG gateway of a RagPipeline: ingest documents, query with retrieval and cited answers.",
+        lifespan=lifespan,
+    )
+    app.state.metrics = metrics
+    app.state.config = config
+    app.include_router(routes.router)
+    app.include_router(probes.router)
+    install_error_handlers(app)
+
+    gateway_spec = config.spec.gateway
+    # add_middleware wraps what is already there: add innermost first.
+    app.add_middleware(BodyLimit, limit=gateway_spec.max_request_bytes)
+    if config.api_key:
+        app.add_middleware(ApiKeyAuth, api_key=config.api_key)
+    else:
+        log.warning("no gateway API key (RAGOPS_GATEWAY_API_KEY unset): authentication is OFF")
+    if gateway_spec.rate_limit.requests_per_second:
+        bucket = TokenBucket(float(gateway_spec.rate_limit.requests_per_second), clock=config.clock)
+        app.add_middleware(RateLimit, bucket=bucket)
+    if gateway_spec.cors.allowed_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(gateway_spec.cors.allowed_origins),
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type"],
+            max_age=600,
+        )
+    # The routers' own routes: the app's list wraps included routers, which do not expose a route template.
+    app.add_middleware(RequestMetrics, metrics=metrics, routes=[*routes.router.routes, *probes.router.routes])
+    return app

@@ -1,0 +1,39 @@
+"""The two provider roles as the gateway uses them, whatever API sits behind."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Protocol
+
+# One chat message: {"role": "system" | "user" | "assistant", "content": "..."}.
+Message = dict[str, str]
+
+
+class Embedder(Protocol):
+    role: str
+    provider: str
+    dimensions: int
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """One vector of `dimensions` floats per text, in order."""
+        ...
+
+    async def check(self) -> str | None:
+        """Readiness: None when the provider is usable, else a short reason (no secrets)."""
+        ...
+
+
+class ChatModel(Protocol):
+    role: str
+    provider: str
+    model: str
+
+    async def complete(self, messages: Sequence[Message]) -> str:
+        """The whole answer."""
+        ...
+
+    def stream(self, messages: Sequence[Message]) -> AsyncIterator[str]:
+        """The answer in pieces as the provider produces them."""
+        ...
+
+    async def check(self) -> str | None: ...

@@ -1,0 +1,102 @@
+"""Request and response bodies of the gateway API (camelCase on the wire, like the CRDs)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.alias_generators import to_camel
+
+MAX_DOCUMENTS = 1000
+DocumentId = Annotated[str, Field(min_length=1, max_length=512, description="Caller-chosen document id.")]
+FilterValue = str | int | float | bool
+
+
+class ApiModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must contain non-whitespace text")
+    return value
+
+
+class DocumentIn(ApiModel):
+    id: DocumentId
+    text: str = Field(min_length=1, description="The document's text; split by the pipeline's chunking strategy.")
+    metadata: dict[str, Any] = Field(
+        default_factory=dict, description="Stored with every chunk; top-level keys can filter queries."
+    )
+
+    _text_not_blank = field_validator("text")(_not_blank)
+
+
+class IngestRequest(ApiModel):
+    documents: list[DocumentIn] = Field(
+        min_length=1, max_length=MAX_DOCUMENTS, description="Documents to add; an existing id is replaced."
+    )
+
+    @field_validator("documents")
+    @classmethod
+    def _unique_ids(cls, documents: list[DocumentIn]) -> list[DocumentIn]:
+        seen: set[str] = set()
+        for doc in documents:
+            if doc.id in seen:
+                # Two versions of one document in one request: which would win is arbitrary, so refuse.
+                raise ValueError(f"document id {doc.id!r} appears more than once")
+            seen.add(doc.id)
+        return documents
+
+
+class IngestedDocument(ApiModel):
+    id: str
+    chunks: int = Field(description="Chunks stored for this document (its previous chunks are gone).")
+
+
+class IngestResponse(ApiModel):
+    documents: list[IngestedDocument]
+    chunks: int = Field(description="Chunks stored in total.")
+
+
+class DeleteResponse(ApiModel):
+    id: str
+    deleted_chunks: int
+
+
+class QueryRequest(ApiModel):
+    query: str = Field(min_length=1, max_length=100_000, description="The question or search text.")
+    top_k: int | None = Field(
+        default=None, ge=1, le=100, description="Chunks to retrieve. Default: spec.retrieval.topK."
+    )
+    score_threshold: float | None = Field(
+        default=None, description="Minimum similarity. Default: spec.retrieval.scoreThreshold."
+    )
+    filter: dict[str, FilterValue] = Field(
+        default_factory=dict, description="Only chunks whose metadata has these exact values."
+    )
+    answer: bool = Field(
+        default=True, description="Ask the LLM for a cited answer (ignored when llm.provider is none)."
+    )
+    stream: bool = Field(default=False, description="Answer as server-sent events: chunks, token..., done.")
+
+    _query_not_blank = field_validator("query")(_not_blank)
+
+
+class ChunkOut(ApiModel):
+    document_id: str
+    chunk_index: int
+    text: str
+    score: float
+    metadata: dict[str, Any]
+
+
+class QueryResponse(ApiModel):
+    chunks: list[ChunkOut] = Field(description="Retrieved chunks, best first; citation [n] is chunks[n-1].")
+    answer: str | None = Field(description="The LLM's answer, or null (llm none, answer false, or no chunks).")
+    citations: list[int] = Field(description="Chunk numbers (1-based) the answer cites.")
+    model: str | None = Field(description="The model that answered.")
+
+
+class ErrorResponse(ApiModel):
+    error: str
