@@ -1,6 +1,6 @@
-"""`ragops gateway`: the RAG service each RagPipeline's Deployment runs (docs/gateway.md)."""
+"""`ragops gateway`: the RAG service each RagPipeline's Deployment runs (docs/gateway.md).
 
-from ragops.gateway.app import create_app
-from ragops.gateway.config import ConfigError, GatewayConfig, load_pipeline, parse_pipeline
-
-__all__ = ["ConfigError", "GatewayConfig", "create_app", "load_pipeline", "parse_pipeline"]
+Entry points: `ragops.gateway.app.create_app(GatewayConfig)` for an ASGI app, `ragops.gateway.cli` for the
+command. Nothing is imported here, so the operator can use `gateway.metrics` names (PrometheusRule builder)
+without loading the web stack.
+"""
