@@ -11,6 +11,7 @@ so leave headroom when sizing against a model's context.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Callable, Iterator, Sequence
 
@@ -25,6 +26,7 @@ TOKEN = re.compile(r"\S+")
 SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+|\n\s*\n")
 # Coarse to fine: paragraphs, lines, sentences, words, then a hard cut.
 RECURSIVE_SEPARATORS = ("\n\n", "\n", ". ", " ")
+WORD_START = re.compile(r"(?<!\S)\S")
 
 
 def split_character(text: str, size: int, overlap: int) -> list[str]:
@@ -67,17 +69,19 @@ def split_sentence(text: str, size: int, overlap: int) -> list[str]:
     pieces: list[Span] = []
     for span in _split_keep(text, (0, len(text)), SENTENCE_END.finditer):
         pieces += _split_recursive(text, span, size, (" ",))
-    return _merge(text, pieces, size, overlap)
+    return _merge(text, pieces, size, overlap, word_overlap=False)
 
 
 def split_recursive(text: str, size: int, overlap: int) -> list[str]:
     """Split at the coarsest separator that yields pieces of at most `size`, then pack pieces up to `size`.
 
     The same idea as LangChain's RecursiveCharacterTextSplitter: paragraphs stay together when they fit,
-    otherwise lines, sentences, words, and as a last resort a hard cut at `size` characters.
+    otherwise lines, sentences, words, and as a last resort a hard cut at `size` characters. Overlap starts
+    at a piece boundary when one is in reach, else at a word.
     """
     _check(size, overlap)
-    return _merge(text, _split_recursive(text, (0, len(text)), size, RECURSIVE_SEPARATORS), size, overlap)
+    pieces = _split_recursive(text, (0, len(text)), size, RECURSIVE_SEPARATORS)
+    return _merge(text, pieces, size, overlap, word_overlap=True)
 
 
 SPLITTERS: dict[ChunkingStrategy, Callable[[str, int, int], list[str]]] = {
@@ -133,38 +137,38 @@ def _split_recursive(text: str, span: Span, size: int, separators: Sequence[str]
     return [(cut, min(cut + size, end)) for cut in range(start, end, size)]
 
 
-def _merge(text: str, pieces: list[Span], size: int, overlap: int) -> list[str]:
+def _merge(text: str, pieces: list[Span], size: int, overlap: int, *, word_overlap: bool) -> list[str]:
     """Pack contiguous pieces (each at most `size`) into chunks of at most `size` characters.
 
-    After a chunk is emitted, the next one starts with the chunk's trailing pieces whose total length is at
-    most `overlap` (and that still leave room for the next piece), so context carries across a boundary
-    without ever cutting a piece in the middle.
+    Each new chunk starts up to `overlap` characters before the previous chunk's end (and late enough to fit
+    its first piece): at the earliest piece boundary in that range; failing one, at a word start when
+    `word_overlap` (recursive: coarse pieces such as paragraphs would otherwise rarely leave room for any
+    overlap), or else with no overlap (sentence: every chunk starts at a sentence).
     """
     chunks: list[str] = []
-    current: list[Span] = []
-    for piece in pieces:
-        if current and piece[1] - current[0][0] > size:
-            _emit(text, current, chunks)
-            current = _tail(current, overlap)
-            while current and piece[1] - current[0][0] > size:
-                current.pop(0)
-        current.append(piece)
-    if current:
-        _emit(text, current, chunks)
+    starts = [piece[0] for piece in pieces]
+    start = end = -1
+    for first, last in pieces:
+        if start < 0:
+            start, end = first, last
+        elif last - start <= size:
+            end = last
+        else:
+            _emit(text, start, end, chunks)
+            # last - size > start, so each chunk begins after the previous one: the loop always progresses.
+            lowest = max(end - overlap, last - size)
+            start = starts[bisect.bisect_left(starts, lowest)]  # `first` itself qualifies, so this exists
+            if start == first and word_overlap:
+                word = WORD_START.search(text, lowest, first)
+                start = word.start() if word else first
+            end = last
+    if start >= 0:
+        _emit(text, start, end, chunks)
     return chunks
 
 
-def _tail(pieces: list[Span], overlap: int) -> list[Span]:
-    tail: list[Span] = []
-    for piece in reversed(pieces):
-        if pieces[-1][1] - piece[0] > overlap:
-            break
-        tail.insert(0, piece)
-    return tail
-
-
-def _emit(text: str, pieces: list[Span], chunks: list[str]) -> None:
+def _emit(text: str, start: int, end: int, chunks: list[str]) -> None:
     # Whitespace at the edges is the separators' leftovers: it carries no content and would only waste room.
-    content = text[pieces[0][0] : pieces[-1][1]].strip()
+    content = text[start:end].strip()
     if content:
         chunks.append(content)
