@@ -107,7 +107,7 @@ def start() -> Start:
         llm_api_key: str | None = None,
         workers: int = 4,
         qdrant_url: str = ":memory:",
-        provider_transport: httpx.AsyncBaseTransport | None = None,
+        real_network: bool = False,
         **spec: Any,
     ) -> AsyncIterator[Harness]:
         provider = FakeProvider(spec.get("embedding", {}).get("dimensions", DIMENSIONS))
@@ -120,7 +120,8 @@ def start() -> Start:
             embedding_api_key=embedding_api_key,
             llm_api_key=llm_api_key,
             workers=workers,
-            provider_transport=provider_transport or httpx.ASGITransport(app=provider.app),
+            # Real sockets only when a test points a provider at a loopback port itself.
+            provider_transport=None if real_network else httpx.ASGITransport(app=provider.app),
             sleep=sleep,
             clock=clock,
             rand=lambda: 0.5,

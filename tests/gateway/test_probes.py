@@ -1,0 +1,98 @@
+"""Probes: /healthz always answers; /readyz says which dependency is missing; /metrics is per app."""
+
+from __future__ import annotations
+
+import socket
+
+from qdrant_client import AsyncQdrantClient
+from qdrant_client.http import models
+
+from ragops.gateway.store import ChunkStore, StoreError
+from tests.gateway.conftest import OLLAMA, OPENAI, Start
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_ready_in_laptop_mode(start: Start) -> None:
+    async with start() as h:
+        response = await h.client.get("/readyz")
+        assert response.status_code == 200
+        assert response.json() == {"status": "ready", "checks": {"qdrant": "ok", "embedding": "ok"}}
+        assert (await h.client.get("/healthz")).json() == {"status": "ok"}
+
+
+async def test_unreachable_qdrant_is_not_ready_but_alive(start: Start) -> None:
+    async with start(qdrant_url=f"http://127.0.0.1:{closed_port()}") as h:
+        response = await h.client.get("/readyz")
+        assert response.status_code == 503
+        assert response.json()["status"] == "not ready"
+        assert "vector store unreachable" in response.json()["checks"]["qdrant"]
+        assert (await h.client.get("/healthz")).status_code == 200
+        ingest = await h.ingest(("d", "some text"))
+        assert ingest.status_code == 503
+        assert "vector store unreachable" in ingest.json()["error"]
+
+
+async def test_readiness_recreates_a_missing_collection(start: Start) -> None:
+    async with start() as h:
+        await h.gateway.store.client.delete_collection("manuals")
+        assert (await h.client.get("/readyz")).status_code == 200
+        assert await h.gateway.store.client.collection_exists("manuals")
+
+
+async def test_created_collection_uses_cosine_and_the_embedding_dimensions(start: Start) -> None:
+    async with start(embedding={"dimensions": 48}) as h:
+        info = await h.gateway.store.client.get_collection("manuals")
+        assert info.config.params.vectors == models.VectorParams(size=48, distance=models.Distance.COSINE)
+
+
+async def test_a_collection_of_another_size_is_reported() -> None:
+    client = AsyncQdrantClient(location=":memory:")
+    await client.create_collection("manuals", vectors_config=models.VectorParams(size=8, distance="Cosine"))
+    store = ChunkStore(client, "manuals", 64, local=True)
+    try:
+        await store.ensure_collection()
+    except StoreError as error:
+        assert str(error) == "collection manuals holds vectors of size 8, but spec.embedding.dimensions is 64"
+    else:
+        raise AssertionError("a size mismatch must not pass")
+
+
+async def test_providers_must_be_reachable_and_accept_the_key(start: Start) -> None:
+    async with start(embedding=OPENAI, llm=OLLAMA) as h:
+        assert (await h.client.get("/readyz")).json()["checks"] == {"qdrant": "ok", "embedding": "ok", "llm": "ok"}
+        assert [r.path for r in h.provider.requests if r.path in ("/v1/models", "/api/tags")] == [
+            "/v1/models",
+            "/api/tags",
+        ]
+        h.provider.models_status = 401
+        response = await h.client.get("/readyz")
+        assert response.status_code == 503
+        assert response.json()["checks"]["embedding"] == "embedding provider openai rejected the API key (HTTP 401)"
+        h.provider.models_status = 404  # a live server without a model list (some compatible servers)
+        assert (await h.client.get("/readyz")).status_code == 200
+
+    async with start(llm={**OPENAI, "endpoint": f"http://127.0.0.1:{closed_port()}/v1"}, real_network=True) as h:
+        response = await h.client.get("/readyz")
+        assert response.status_code == 503
+        assert "unreachable" in response.json()["checks"]["llm"]
+        assert response.json()["checks"]["embedding"] == "ok"
+
+
+async def test_each_app_has_its_own_metrics(start: Start) -> None:
+    async with start() as first, start() as second:
+        await first.query("cats")
+        await first.query("cats")
+        await second.query("cats")
+        assert await first.metric("ragops_gateway_requests_total", route="/v1/query", method="POST") == 2
+        assert await second.metric("ragops_gateway_requests_total", route="/v1/query", method="POST") == 1
+        assert await first.metric("ragops_gateway_request_duration_seconds_count", route="/v1/query") == 2
+        assert await first.metric("ragops_gateway_queries_total", mode="retrieve") == 2
+        # Unknown paths share one label value: scanners cannot blow up the series count.
+        await first.client.get("/wp-admin/1")
+        await first.client.get("/wp-admin/2")
+        assert await first.metric("ragops_gateway_requests_total", route="other", status="404") == 2
