@@ -140,3 +140,14 @@ async def test_openapi_documents_the_api(start: Start) -> None:
         paths = (await h.client.get("/openapi.json")).json()["paths"]
         assert {"/v1/documents", "/v1/documents/{document_id}", "/v1/query", "/healthz", "/readyz"} <= set(paths)
         assert (await h.client.get("/docs")).status_code == 200
+
+
+async def test_large_documents_are_chunked_and_embedded(start: Start) -> None:
+    # Large enough to be split and hashed off the event loop.
+    text = " ".join(f"Paragraph {i} mentions walruses and icebergs." for i in range(6000))
+    async with start(chunking={"strategy": "recursive", "size": 800, "overlap": 100}) as h:
+        response = await h.ingest(("big", text))
+        assert response.status_code == 200
+        assert response.json()["chunks"] > 300
+        hits = (await h.query("walruses icebergs", topK=2)).json()["chunks"]
+        assert {hit["documentId"] for hit in hits} == {"big"}

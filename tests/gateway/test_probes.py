@@ -96,3 +96,25 @@ async def test_each_app_has_its_own_metrics(start: Start) -> None:
         await first.client.get("/wp-admin/1")
         await first.client.get("/wp-admin/2")
         assert await first.metric("ragops_gateway_requests_total", route="other", status="404") == 2
+
+
+class IndexSpy(AsyncQdrantClient):
+    """Local mode, recording payload-index requests (local mode itself ignores indexes)."""
+
+    def __init__(self) -> None:
+        super().__init__(location=":memory:")
+        self.indexed: list[str] = []
+
+    async def create_payload_index(self, collection_name: str, field_name: str, **kwargs: object) -> object:  # type: ignore[override]
+        self.indexed.append(f"{collection_name}.{field_name}")
+        return None
+
+
+async def test_against_a_server_document_id_gets_a_payload_index() -> None:
+    created = IndexSpy()
+    await ChunkStore(created, "fresh", 8, local=False).ensure_collection()
+    existing = IndexSpy()  # e.g. created by the operator, which knows nothing of gateway payloads
+    await existing.create_collection("manuals", vectors_config=models.VectorParams(size=8, distance="Cosine"))
+    await ChunkStore(existing, "manuals", 8, local=False).ensure_collection()
+    assert created.indexed == ["fresh.document_id"]
+    assert existing.indexed == ["manuals.document_id"]

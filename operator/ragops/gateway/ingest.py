@@ -15,6 +15,9 @@ from ragops.gateway.providers.base import Embedder
 from ragops.gateway.store import ChunkStore, DocumentChunks
 from ragops.models.ragpipeline import RagPipelineSpec
 
+# Requests with more text than this are chunked off the event loop.
+OFFLOAD_CHARS = 200_000
+
 
 @dataclass(frozen=True)
 class Document:
@@ -41,7 +44,7 @@ class Ingestor:
         self._slots = asyncio.Semaphore(workers)
 
     async def ingest(self, documents: Sequence[Document]) -> list[Ingested]:
-        chunked = [chunk(doc.text, self.spec.chunking) for doc in documents]
+        chunked = await self._chunk(documents)
         texts = [text for chunks in chunked for text in chunks]
         vectors = await self.embed(texts)
         stored = []
@@ -53,6 +56,15 @@ class Ingestor:
         self.metrics.documents_ingested.inc(len(documents))
         self.metrics.chunks_ingested.inc(len(texts))
         return [Ingested(doc.id, len(chunks)) for doc, chunks in zip(documents, chunked, strict=True)]
+
+    async def _chunk(self, documents: Sequence[Document]) -> list[list[str]]:
+        def split() -> list[list[str]]:
+            return [chunk(doc.text, self.spec.chunking) for doc in documents]
+
+        if sum(len(doc.text) for doc in documents) < OFFLOAD_CHARS:
+            return split()
+        # Splitting megabytes is pure Python work: in a thread, the event loop still answers probes meanwhile.
+        return await asyncio.to_thread(split)
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
         size = self.spec.embedding.batch_size

@@ -81,6 +81,8 @@ class ChunkStore:
                 f"collection {self.collection} holds vectors of size {size}, "
                 f"but spec.embedding.dimensions is {self.dimensions}"
             )
+        if not self.local and DOCUMENT_ID not in (info.payload_schema or {}):
+            await self._index_document_id()
 
     async def replace(self, documents: Sequence[DocumentChunks]) -> None:
         """Store each document's chunks, replacing whatever the document held before."""
@@ -149,12 +151,23 @@ class ChunkStore:
                 # Another gateway pod (or the operator) created it in between: that is the goal reached.
                 if error.status_code != 409:
                     raise
-            if not self.local:
-                # Replacing and deleting filter on document_id: index it so they stay fast on big collections.
+        log.info("created collection %s (Cosine, size %d)", self.collection, self.dimensions)
+        if not self.local:
+            await self._index_document_id()
+
+    async def _index_document_id(self) -> None:
+        """Replacing and deleting filter on document_id: an index keeps them fast on big collections.
+
+        Also done for collections the operator created (it does not know about gateway payloads). Not fatal:
+        without the index everything works, only slower.
+        """
+        try:
+            with _qdrant("indexing document_id"):
                 await self.client.create_payload_index(
                     self.collection, DOCUMENT_ID, field_schema=models.PayloadSchemaType.KEYWORD, wait=True
                 )
-        log.info("created collection %s (Cosine, size %d)", self.collection, self.dimensions)
+        except StoreError as error:
+            log.warning("no payload index on %s.%s: %s", self.collection, DOCUMENT_ID, error)
 
 
 def _document(document_id: str) -> models.FieldCondition:

@@ -7,6 +7,7 @@ score nothing: good for trying the stack out and for tests, useless for real ret
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import math
 import re
@@ -14,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 WORD = re.compile(r"\w+")
+OFFLOAD_CHARS = 50_000
 
 
 @dataclass
@@ -23,7 +25,10 @@ class HashEmbedder:
     provider: str = "hash"
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        return [self.vector(text) for text in texts]
+        if sum(len(text) for text in texts) < OFFLOAD_CHARS:
+            return [self.vector(text) for text in texts]
+        # Large batches in a thread: the event loop keeps serving queries and probes meanwhile.
+        return await asyncio.to_thread(lambda: [self.vector(text) for text in texts])
 
     def vector(self, text: str) -> list[float]:
         vector = [0.0] * self.dimensions
