@@ -6,7 +6,7 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import httpx
@@ -44,7 +44,6 @@ class Runtime:
 class Providers:
     embedder: Embedder
     chat: ChatModel | None  # None: llm.provider is `none` (retrieval only)
-    breakers: dict[str, CircuitBreaker] = field(default_factory=dict)
 
 
 def build_providers(
@@ -53,11 +52,9 @@ def build_providers(
     providers = Providers(embedder=HashEmbedder(spec.embedding.dimensions), chat=None)
     if spec.embedding.provider is not EmbeddingProvider.HASH:
         client = _client("embedding", spec.embedding.provider.value, spec.embedding, embedding_key, spec, runtime)
-        providers.breakers["embedding"] = client.breaker
         providers.embedder = _embedder(spec.embedding, client)
     if spec.llm.provider is not LLMProvider.NONE:
         client = _client("llm", spec.llm.provider.value, spec.llm, llm_key, spec, runtime)
-        providers.breakers["llm"] = client.breaker
         providers.chat = _chat(spec.llm, client)
     return providers
 

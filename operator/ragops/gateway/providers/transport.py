@@ -18,7 +18,7 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -63,7 +63,6 @@ class ProviderClient:
     metrics: GatewayMetrics
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     rand: Callable[[], float] = random.random
-    extra_headers: dict[str, str] = field(default_factory=dict)
 
     async def post_json(self, path: str, body: dict[str, Any]) -> Any:
         """POST a JSON body, return the decoded JSON answer."""
@@ -198,10 +197,7 @@ class ProviderClient:
         return self.base_url.rstrip("/") + path
 
     def _headers(self) -> dict[str, str]:
-        headers = dict(self.extra_headers)
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        return headers
+        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
 
 
 def _provider_message(response: httpx.Response) -> str | None:
