@@ -48,7 +48,8 @@ def main() -> int:
     core = client.CoreV1Api()
     while True:
         try:
-            for event in watch.Watch().stream(core.list_persistent_volume_claim_for_all_namespaces, timeout_seconds=300):
+            claims = core.list_persistent_volume_claim_for_all_namespaces
+            for event in watch.Watch().stream(claims, timeout_seconds=300):
                 pvc = event["object"]
                 if event["type"] != "DELETED" and not pvc.spec.volume_name and pvc.status.phase == "Pending":
                     provision(core, pvc)

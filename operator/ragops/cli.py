@@ -17,6 +17,12 @@ log = logging.getLogger("ragops")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Delegated subcommands parse their own flags (argparse.REMAINDER refuses a leading "--flag").
+    for name, _, module, add, run_name in DELEGATED:
+        if argv[:1] == [name]:
+            logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+            return int(_delegate(f"ragops {name}", module, add, run_name)(argparse.Namespace(rest=argv[1:])))
     parser = _parser()
     args = parser.parse_args(argv)
     logging.basicConfig(

@@ -89,11 +89,6 @@ def test_missing_backup_volume_is_reported(source: Running, tmp_path: Path, capl
     assert "is the backup volume mounted?" in caplog.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ragops.cli (not this package) delegates through argparse.REMAINDER, which does not capture "
-    "arguments starting with '--': `ragops backup --store ...` exits 2. Reported; drop this mark once fixed.",
-)
 def test_ragops_main_delegates_to_the_backup_entrypoint(
     source: Running, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

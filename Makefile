@@ -1,0 +1,48 @@
+# ragops: `make demo` runs the operator against a cluster, `make test` passes the tests.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+
+.PHONY: help venv controlplane lint test unit integration crds demo demo-down bench clean
+
+help:
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+venv: $(VENV)/.installed ## Python environment with the package and dev tools
+
+controlplane: ## build kube-apiserver, controller-manager, scheduler, kubectl, etcd, kwok, helm from source (cached)
+	bash hack/build-control-plane.sh >/dev/null
+
+lint: venv ## ruff and mypy
+	$(VENV)/bin/ruff check operator tests bench hack
+	$(VENV)/bin/mypy
+
+test: venv controlplane lint ## every test: unit, gateway, backup, chart, integration (starts the local control plane)
+	$(PY) -m pytest tests -q -ra
+
+unit: venv ## tests that need no cluster
+	$(PY) -m pytest tests -q -m "not integration"
+
+integration: venv controlplane ## tests against the local control plane
+	$(PY) -m pytest tests/integration -q -ra
+
+crds: venv ## regenerate crds/ from the models
+	$(VENV)/bin/ragops crds
+
+demo: venv controlplane ## run the operator against the current cluster (or a local control plane) with the samples
+	bash hack/demo.sh up
+
+demo-down: ## stop the demo operator (and the local control plane it started)
+	bash hack/demo.sh down
+
+bench: venv controlplane ## benchmarks: convergence, scale vs a bare client, idle writes, memory, churn
+	$(PY) bench/operator_bench.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
