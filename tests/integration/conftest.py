@@ -22,7 +22,8 @@ def _hack(*args: str) -> str:
     )
     if result.returncode != 0:
         raise RuntimeError(f"hack/cluster.sh {' '.join(args)} failed:\n{result.stderr[-4000:]}")
-    return result.stdout.strip().splitlines()[-1]
+    lines = result.stdout.strip().splitlines()
+    return lines[-1] if lines else ""
 
 
 @pytest.fixture(scope="session")
