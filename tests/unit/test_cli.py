@@ -118,3 +118,10 @@ def test_crds_teach_the_api() -> None:
         "x-kubernetes-list-map-keys",
     ):
         assert fragment in rules
+
+
+def test_configuration_reference_is_current() -> None:
+    sys.path.insert(0, str(REPO / "hack"))
+    from gen_reference import reference
+
+    assert (REPO / "docs" / "reference.md").read_text() == reference(), "run python hack/gen_reference.py"
