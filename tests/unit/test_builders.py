@@ -178,3 +178,13 @@ def test_backup_cronjob_and_jobs() -> None:
     cron = by_kind(s3, "CronJob")[0]["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     assert "--s3-bucket" in cron["containers"][0]["args"]
     assert {e["name"] for e in cron["containers"][0]["env"]} >= {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+
+
+def test_prometheus_rule_only_when_monitoring_asks_for_it() -> None:
+    assert by_kind(pipeline_children(), "PrometheusRule") == []
+    rule = by_kind(pipeline_children(monitoring={"prometheusRule": True}), "PrometheusRule")[0]
+    assert rule["metadata"]["name"] == "bot-gateway"
+    assert rule["metadata"]["ownerReferences"][0]["name"] == "bot"
+    assert rule["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "ragops"
+    severities = {r["labels"]["severity"] for g in rule["spec"]["groups"] for r in g["rules"]}
+    assert severities == {"warning", "critical"}

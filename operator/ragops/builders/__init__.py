@@ -6,6 +6,8 @@ from typing import Any
 
 from ragops.builders import backup, gateway, qdrant
 from ragops.builders.gateway import PipelineInputs
+from ragops.builders.meta import labels
+from ragops.builders.prometheus_rule import build_prometheus_rule
 from ragops.builders.qdrant import StoreInputs
 from ragops.models.ragpipeline import RagPipelineSpec
 from ragops.models.resource import Resource
@@ -40,5 +42,8 @@ def build_pipeline_children(resource: Resource[RagPipelineSpec], inputs: Pipelin
         gateway.build_deployment(resource, inputs),
         gateway.build_hpa(resource, inputs),
         gateway.build_service_monitor(resource, inputs),
+        build_prometheus_rule(resource, labels(resource, gateway.APP, gateway.COMPONENT))
+        if resource.spec.monitoring.prometheus_rule
+        else None,
     ]
     return [obj for obj in candidates if obj is not None]
