@@ -231,13 +231,10 @@ def report(rows: list[tuple[str, str, str]]) -> None:
     lines += [f"| {name:<{width}} | {value} | {target} |" for name, value, target in rows]
     table = "\n".join(lines)
     print(table)
-    versions = subprocess.run(["bash", str(REPO / "hack" / "build-control-plane.sh")], capture_output=True,
-                              text=True).stdout
     pins = (REPO / "hack" / "versions.env").read_text()
     machine = (f"{platform.machine()}, {os.cpu_count()} cores, "
                f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB, "
                f"Python {platform.python_version()}, {platform.platform()}")
-    del versions
     (REPO / "bench" / "RESULTS.md").write_text(
         "# Benchmark results\n\nWritten by `make bench` (bench/operator_bench.py); do not edit by hand.\n\n"
         f"- Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n- Machine: {machine}\n"
