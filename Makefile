@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: help venv controlplane lint test unit integration crds demo demo-down bench clean
+.PHONY: help venv controlplane lint test unit integration e2e e2e-kind crds demo demo-down bench clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
@@ -20,7 +20,7 @@ controlplane: ## build kube-apiserver, controller-manager, scheduler, kubectl, e
 	bash hack/build-control-plane.sh >/dev/null
 
 lint: venv ## ruff and mypy
-	$(VENV)/bin/ruff check operator tests bench hack
+	$(VENV)/bin/ruff check operator tests e2e bench hack
 	$(VENV)/bin/mypy
 
 test: venv controlplane lint ## every test: unit, gateway, backup, chart, integration (starts the local control plane)
@@ -31,6 +31,12 @@ unit: venv ## tests that need no cluster
 
 integration: venv controlplane ## tests against the local control plane
 	$(PY) -m pytest tests/integration -q -ra
+
+e2e: venv controlplane ## end to end on the local control plane: helm install, samples, profile change, uninstall (operator on the chart's ServiceAccount token)
+	bash hack/e2e.sh local
+
+e2e-kind: venv ## end to end on kind (needs docker, kind, kubectl, helm): image built and loaded, operator in the cluster, real Qdrant
+	bash hack/e2e.sh kind
 
 crds: venv ## regenerate crds/ from the models
 	$(VENV)/bin/ragops crds

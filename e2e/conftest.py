@@ -1,0 +1,111 @@
+"""Session fixtures of the e2e suite: the chart installed once, the operator running, a namespace per sample."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterator
+
+import pytest
+import yaml
+
+from e2e.harness import (
+    CHART,
+    OPERATOR_NAMESPACE,
+    RELEASE,
+    Cli,
+    InClusterOperator,
+    LocalOperator,
+    OperatorProcess,
+    Settings,
+    render_chart,
+)
+
+RESTRICTED = {"pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/warn": "restricted"}
+# Secrets each sample references (its header comment says how a user creates them).
+SAMPLE_SECRETS: dict[str, dict[str, list[str]]] = {
+    "small": {},
+    "medium": {"openai": ["apiKey"]},
+    "large": {"openai": ["apiKey"]},
+    "full": {
+        "openai": ["apiKey"],
+        "docs-qdrant": ["apiKey", "readOnlyApiKey"],
+        "backup-s3": ["accessKeyId", "secretAccessKey"],
+        "support-bot-keys": ["apiKey"],
+    },
+}
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+@pytest.fixture(scope="session")
+def cli(settings: Settings) -> Cli:
+    return Cli(settings.kubeconfig)
+
+
+def ensure_namespace(cli: Cli, name: str) -> None:
+    """A namespace that enforces the restricted Pod Security Standard, as docs/install.md recommends."""
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": RESTRICTED}}
+    cli.kubectl("apply", "--server-side", "--field-manager=ragops-e2e", "-f", "-", stdin=json.dumps(namespace))
+
+
+@pytest.fixture(scope="session")
+def chart_values(settings: Settings) -> dict[str, object]:
+    if not settings.image:
+        return {}
+    repository, _, tag = settings.image.rpartition(":")
+    return {"image": {"repository": repository, "tag": tag}}
+
+
+@pytest.fixture(scope="session")
+def deployment_name(cli: Cli, chart_values: dict[str, object]) -> str:
+    rendered = render_chart(cli, chart_values)
+    return str(next(d for d in rendered if d["kind"] == "Deployment")["metadata"]["name"])
+
+
+@pytest.fixture(scope="session")
+def installed(
+    cli: Cli, chart_values: dict[str, object], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """`helm install` of the chart (CRDs included) into a restricted namespace; yields the release name."""
+    ensure_namespace(cli, OPERATOR_NAMESPACE)
+    values = tmp_path_factory.mktemp("helm") / "values.yaml"
+    values.write_text(yaml.safe_dump(chart_values))
+    cli.helm("install", RELEASE, str(CHART), "--namespace",
+             OPERATOR_NAMESPACE, "-f", str(values), "--wait", "--timeout", "5m")
+    yield RELEASE
+    # Nominally test_uninstall has removed it; after an earlier failure, leave the cluster as we found it.
+    if RELEASE in cli.helm("list", "-n", OPERATOR_NAMESPACE, "-q").split():
+        cli.helm("uninstall", RELEASE, "-n", OPERATOR_NAMESPACE, "--wait", "--timeout", "3m")
+
+
+@pytest.fixture(scope="session")
+def operator(
+    settings: Settings, cli: Cli, installed: str, deployment_name: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[OperatorProcess]:
+    running: OperatorProcess
+    if settings.operator_mode == "local":
+        running = LocalOperator(cli, deployment_name, tmp_path_factory.mktemp("operator") / "operator.log")
+    else:
+        running = InClusterOperator(cli, deployment_name)
+    running.start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def sample_namespaces(settings: Settings, cli: Cli) -> Iterator[dict[str, str]]:
+    """One restricted namespace per sample, holding the Secrets that sample references (random values, sent on
+    stdin so they never show in a process list)."""
+    namespaces = {sample: f"e2e-{sample}" for sample in settings.samples}
+    for sample, namespace in namespaces.items():
+        ensure_namespace(cli, namespace)
+        for name, keys in SAMPLE_SECRETS[sample].items():
+            secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": namespace},
+                      "stringData": {key: secrets.token_hex(16) for key in keys}}
+            cli.kubectl("apply", "--server-side", "--field-manager=ragops-e2e", "-f", "-", stdin=json.dumps(secret))
+    yield namespaces
+    cli.kubectl("delete", "namespace", *namespaces.values(), "--ignore-not-found", "--wait=false")

@@ -1,0 +1,259 @@
+"""What the e2e suite needs around it: a cluster (a KUBECONFIG, nothing else), helm, kubectl and the operator.
+
+Two ways to run the operator, chosen by RAGOPS_E2E_OPERATOR:
+- `cluster` (kind): the chart's own Deployment runs the image under test;
+- `local` (the local control plane, where kwok only pretends to run pods): the chart is installed as usual
+  and the operator runs on this machine with exactly the chart's arguments and environment, authenticated
+  by a token of the chart's ServiceAccount, so the chart's RBAC is what it gets.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import yaml
+from tests.integration.cluster import REPO, free_port, wait_for
+
+RELEASE = "ragops"
+OPERATOR_NAMESPACE = "ragops-system"
+CHART = REPO / "charts" / "ragops"
+SAMPLES = REPO / "manifests" / "samples"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The suite's knobs, from the environment (hack/e2e.sh sets them)."""
+
+    kubeconfig: str
+    operator_mode: str  # local | cluster
+    image: str  # repository:tag for the chart; empty: the chart's default
+    samples: tuple[str, ...]  # samples applied and driven to Ready
+    ready_timeout: float
+    # On kind Qdrant really runs; the medium profile's 3 x (2 CPU, 8Gi) does not fit a laptop, so there the
+    # profile change is checked on the children only.
+    ready_after_profile_change: bool
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        kubeconfig = os.environ.get("KUBECONFIG", "")
+        if not kubeconfig:
+            raise RuntimeError("the e2e suite needs KUBECONFIG (make e2e or make e2e-kind set it)")
+        mode = os.environ.get("RAGOPS_E2E_OPERATOR", "cluster")
+        if mode not in ("local", "cluster"):
+            raise RuntimeError(f"RAGOPS_E2E_OPERATOR must be local or cluster, not {mode!r}")
+        samples = os.environ.get("RAGOPS_E2E_SAMPLES", "small,medium,large,full")
+        return cls(
+            kubeconfig=kubeconfig,
+            operator_mode=mode,
+            image=os.environ.get("RAGOPS_E2E_IMAGE", ""),
+            samples=tuple(s for s in samples.split(",") if s),
+            ready_timeout=float(os.environ.get("RAGOPS_E2E_READY_TIMEOUT", "240")),
+            ready_after_profile_change=mode == "local",
+        )
+
+
+def tool(name: str) -> str:
+    """A CLI: $HELM / $KUBECTL, else the pinned build in the cache (hack/build-control-plane.sh), else PATH."""
+    explicit = os.environ.get(name.upper())
+    if explicit:
+        return explicit
+    pins = dict(
+        line.split("=", 1) for line in (REPO / "hack" / "versions.env").read_text().splitlines() if "=" in line
+    )
+    cache_home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    cache = Path(os.environ.get("RAGOPS_CACHE") or cache_home / "ragops")
+    cached = cache / f"k8s-{pins['KUBERNETES_VERSION']}" / "bin" / name
+    if cached.is_file():
+        return str(cached)
+    found = shutil.which(name)
+    if not found:
+        raise RuntimeError(f"{name} not found: set ${name.upper()}, put it on PATH or run hack/build-control-plane.sh")
+    return found
+
+
+class Cli:
+    """helm and kubectl against the suite's cluster; a failure raises with the command's own words."""
+
+    def __init__(self, kubeconfig: str) -> None:
+        self.kubeconfig = kubeconfig
+        self.helm_bin = tool("helm")
+        self.kubectl_bin = tool("kubectl")
+
+    def helm(self, *args: str, stdin: str | None = None) -> str:
+        return self._run([self.helm_bin, "--kubeconfig", self.kubeconfig, *args], stdin)
+
+    def kubectl(self, *args: str, stdin: str | None = None) -> str:
+        return self._run([self.kubectl_bin, "--kubeconfig", self.kubeconfig, *args], stdin)
+
+    def kubectl_json(self, *args: str) -> Any:
+        return json.loads(self.kubectl(*args, "-o", "json"))
+
+    @staticmethod
+    def _run(cmd: list[str], stdin: str | None) -> str:
+        result = subprocess.run(cmd, input=stdin, capture_output=True, text=True, timeout=600)
+        if result.returncode != 0:
+            shown = " ".join(Path(cmd[0]).name if i == 0 else part for i, part in enumerate(cmd))
+            raise AssertionError(f"`{shown}` exited {result.returncode}:\n{result.stderr[-4000:]}")
+        return result.stdout
+
+
+def render_chart(cli: Cli, values: dict[str, Any], release: str = RELEASE) -> list[dict[str, Any]]:
+    """Every object `helm template` renders for these values, CRDs included."""
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml") as file:
+        yaml.safe_dump(values, file)
+        file.flush()
+        text = cli.helm("template", release, str(CHART), "--namespace", OPERATOR_NAMESPACE, "--include-crds",
+                        "-f", file.name)
+    return [doc for doc in yaml.safe_load_all(text) if doc]
+
+
+class OperatorProcess(Protocol):
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def log(self) -> str: ...
+
+
+@dataclass
+class InClusterOperator:
+    """The chart's Deployment is the operator (kind)."""
+
+    cli: Cli
+    deployment: str
+
+    def start(self) -> None:
+        self.cli.kubectl("rollout", "status", f"deployment/{self.deployment}", "-n", OPERATOR_NAMESPACE,
+                         "--timeout=300s")
+
+    def stop(self) -> None:
+        pass
+
+    def log(self) -> str:
+        return self.cli.kubectl("logs", f"deployment/{self.deployment}", "-n", OPERATOR_NAMESPACE, "--tail=-1")
+
+
+@dataclass
+class LocalOperator:
+    """`ragops run` on this machine with the chart Deployment's args and env and its ServiceAccount's token."""
+
+    cli: Cli
+    deployment: str
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+    metrics_port: int = 0
+    kubeconfig_path: Path | None = field(default=None, repr=False)
+
+    def start(self) -> None:
+        live = self.cli.kubectl_json("get", "deployment", self.deployment, "-n", OPERATOR_NAMESPACE)
+        pod = live["spec"]["template"]["spec"]
+        container = next(c for c in pod["containers"] if c["name"] == "operator")
+        self.kubeconfig_path = self.log_path.with_name("operator-kubeconfig.yaml")
+        self.kubeconfig_path.write_text(yaml.safe_dump(self._service_account_kubeconfig(pod["serviceAccountName"])))
+        self.kubeconfig_path.chmod(0o600)
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("KUBERNETES_SERVICE")},
+            **_container_env(container, pod_name=f"{self.deployment}-local"),
+            "KUBECONFIG": str(self.kubeconfig_path),
+        }
+        args, self.metrics_port = _local_ports(container["args"])
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "ragops.cli", *args],
+            env=env, stdout=self.log_path.open("ab"), stderr=subprocess.STDOUT, cwd=REPO,
+        )
+        wait_for(self._started, 60, interval=0.5, what="the local operator to start watching")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def _started(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise AssertionError(f"the operator exited with {self.process.returncode}:\n{self.log()[-4000:]}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5):
+                return True
+        except OSError:
+            return False
+
+    def _service_account_kubeconfig(self, service_account: str) -> dict[str, Any]:
+        """The admin kubeconfig's server and CA, with the ServiceAccount's token as the only credential."""
+        admin = self.cli.kubectl_json("config", "view", "--raw", "--minify", "--flatten")
+        token = self.cli.kubectl("create", "token", service_account, "-n", OPERATOR_NAMESPACE,
+                                 "--duration=2h").strip()
+        cluster = admin["clusters"][0]
+        user = f"system:serviceaccount:{OPERATOR_NAMESPACE}:{service_account}"
+        return {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": cluster["name"], "cluster": cluster["cluster"]}],
+            "users": [{"name": user, "user": {"token": token}}],
+            "contexts": [{"name": "operator", "context": {"cluster": cluster["name"], "user": user}}],
+            "current-context": "operator",
+        }
+
+
+def _container_env(container: dict[str, Any], pod_name: str) -> dict[str, str]:
+    """The container's env, with the downward-API fields a pod would get."""
+    env: dict[str, str] = {}
+    for var in container.get("env") or []:
+        if "value" in var:
+            env[var["name"]] = var["value"]
+        elif (var.get("valueFrom") or {}).get("fieldRef", {}).get("fieldPath") == "metadata.namespace":
+            env[var["name"]] = OPERATOR_NAMESPACE
+        elif (var.get("valueFrom") or {}).get("fieldRef", {}).get("fieldPath") == "metadata.name":
+            env[var["name"]] = pod_name
+    return env
+
+
+def _local_ports(args: list[str]) -> tuple[list[str], int]:
+    """The chart's args with free local ports instead of the pod's 9090/8081; and the metrics port."""
+    out = list(args)
+    for flag in ("--metrics-port", "--health-port"):
+        out[out.index(flag) + 1] = str(free_port())
+    return out, int(out[out.index("--metrics-port") + 1])
+
+
+def forbidden_lines(log: str) -> list[str]:
+    """Log lines where the API server refused the operator (a missing RBAC rule)."""
+    return [line for line in log.splitlines() if re.search(r"\bforbidden\b|\b403\b", line, re.IGNORECASE)]
+
+
+@contextmanager
+def port_forward(cli: Cli, namespace: str, target: str, port: int) -> Iterator[int]:
+    """`kubectl port-forward` to a Service; yields the local port."""
+    process = subprocess.Popen(
+        [cli.kubectl_bin, "--kubeconfig", cli.kubeconfig, "port-forward", "-n", namespace, target, f"0:{port}"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        match = re.search(r"127\.0\.0\.1:(\d+)", line)
+        if not match:
+            raise AssertionError(f"port-forward to {namespace}/{target} failed: {line}{process.stdout.read()[:2000]}")
+        yield int(match.group(1))
+    finally:
+        process.terminate()
+        process.wait(10)

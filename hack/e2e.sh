@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The e2e suite (e2e/) on a real cluster, two ways:
+#
+#   hack/e2e.sh local   the local control plane (hack/cluster.sh, kwok nodes): the chart is installed with helm
+#                       and the operator runs on this machine with a token of the chart's ServiceAccount, so
+#                       the chart's RBAC is exercised (make e2e; CI)
+#   hack/e2e.sh kind    a kind cluster: builds the image, `kind load`s it, the chart's Deployment runs the
+#                       operator and Qdrant really runs (make e2e-kind; needs docker, kind, kubectl, helm)
+#
+# The cluster is created for the run and deleted after it; RAGOPS_KEEP_CLUSTER=1 keeps it.
+# Extra arguments go to pytest (e.g. -x, -k uninstall).
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+mode=${1:-}
+[ $# -gt 0 ] && shift
+python="${PYTHON:-$repo/.venv/bin/python}"
+name=${RAGOPS_E2E_CLUSTER:-ragops-e2e}
+log() { printf '[e2e] %s\n' "$*" >&2; }
+die() { printf '[e2e] ERROR: %s\n' "$*" >&2; exit 1; }
+
+case "$mode" in
+  local)
+    bin_dir=$(bash hack/build-control-plane.sh | tail -1)
+    export HELM="$bin_dir/helm" KUBECTL="$bin_dir/kubectl"
+    bash hack/cluster.sh down "$name"  # a fresh cluster: the suite installs cluster-wide objects
+    kubeconfig=$(bash hack/cluster.sh up "$name")
+    cleanup() { [ -n "${RAGOPS_KEEP_CLUSTER:-}" ] || bash hack/cluster.sh down "$name"; }
+    trap cleanup EXIT
+    export KUBECONFIG="$kubeconfig" RAGOPS_E2E_OPERATOR=local
+    ;;
+  kind)
+    for tool in docker kind kubectl helm; do
+      command -v "$tool" >/dev/null || die "$tool is not on PATH (make e2e-kind needs docker, kind, kubectl and helm)"
+    done
+    docker info >/dev/null 2>&1 || die "no Docker engine answers (docker info failed)"
+    image=${RAGOPS_E2E_IMAGE:-ragops:e2e}
+    kind get clusters 2>/dev/null | grep -qx "$name" || kind create cluster --name "$name" --wait 180s
+    cleanup() { [ -n "${RAGOPS_KEEP_CLUSTER:-}" ] || kind delete cluster --name "$name"; }
+    trap cleanup EXIT
+    kubeconfig="$(mktemp -d)/kubeconfig"
+    kind get kubeconfig --name "$name" > "$kubeconfig"
+    log "building $image"
+    docker build -t "$image" .
+    kind load docker-image "$image" --name "$name"
+    # Qdrant pulls its image and really serves: only the small profile fits a laptop.
+    export KUBECONFIG="$kubeconfig" RAGOPS_E2E_OPERATOR=cluster RAGOPS_E2E_IMAGE="$image" \
+      RAGOPS_E2E_SAMPLES="${RAGOPS_E2E_SAMPLES:-small}" RAGOPS_E2E_READY_TIMEOUT="${RAGOPS_E2E_READY_TIMEOUT:-600}"
+    ;;
+  *)
+    echo "usage: $0 local|kind [pytest args...]" >&2; exit 2
+    ;;
+esac
+
+log "running the suite ($RAGOPS_E2E_OPERATOR operator) against $KUBECONFIG"
+"$python" -m pytest e2e -v -ra -p no:cacheprovider "$@"
