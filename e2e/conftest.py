@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import yaml
@@ -21,6 +22,7 @@ from e2e.harness import (
     render_chart,
 )
 
+MONITORING_CRDS = Path(__file__).parent / "fixtures" / "monitoring-crds.yaml"
 RESTRICTED = {"pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/warn": "restricted"}
 # Secrets each sample references (its header comment says how a user creates them).
 SAMPLE_SECRETS: dict[str, dict[str, list[str]]] = {
@@ -83,8 +85,26 @@ def installed(
 
 
 @pytest.fixture(scope="session")
+def monitoring_crds(cli: Cli) -> Iterator[None]:
+    """The Prometheus Operator's kinds: the cluster's own, else stand-ins (e2e/fixtures), removed afterwards."""
+    served = "servicemonitors" in cli.kubectl("api-resources", "--api-group=monitoring.coreos.com", "-o", "name")
+    if not served:
+        cli.kubectl("apply", "--server-side", "--field-manager=ragops-e2e", "-f", str(MONITORING_CRDS))
+        cli.kubectl("wait", "--for=condition=Established", "--timeout=60s",
+                    "crd/servicemonitors.monitoring.coreos.com", "crd/prometheusrules.monitoring.coreos.com")
+    yield
+    if not served:
+        cli.kubectl("delete", "-f", str(MONITORING_CRDS), "--ignore-not-found", "--wait=false")
+
+
+@pytest.fixture(scope="session")
 def operator(
-    settings: Settings, cli: Cli, installed: str, deployment_name: str, tmp_path_factory: pytest.TempPathFactory
+    settings: Settings,
+    cli: Cli,
+    installed: str,
+    deployment_name: str,
+    monitoring_crds: None,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[OperatorProcess]:
     running: OperatorProcess
     if settings.operator_mode == "local":

@@ -28,7 +28,7 @@ from e2e.harness import (
 from ragops.reconcile.compare import quantity_value
 
 CHILD_KINDS = ("statefulsets,deployments,services,configmaps,secrets,poddisruptionbudgets,networkpolicies,"
-               "cronjobs,jobs,horizontalpodautoscalers,pods")
+               "cronjobs,jobs,horizontalpodautoscalers,pods,servicemonitors,prometheusrules")
 GiB = 2**30
 
 
@@ -87,7 +87,7 @@ def test_helm_installs_the_operator(cli: Cli, installed: str, operator: Operator
 
 
 def test_every_rendered_object_passes_a_server_side_dry_run(
-    cli: Cli, installed: str, sample_namespaces: dict[str, str]
+    cli: Cli, installed: str, monitoring_crds: None, sample_namespaces: dict[str, str]
 ) -> None:
     """Every shape of the chart, and the plain install.yaml, pass the API server's validation and admission."""
     variants: list[dict[str, Any]] = [
@@ -96,9 +96,8 @@ def test_every_rendered_object_passes_a_server_side_dry_run(
         {"watchNamespaces": list(sample_namespaces.values())[:2], "replicaCount": 2},  # Roles, KopfPeerings
         {"rbac": {"create": False}, "serviceAccount": {"create": False, "name": "ragops"},
          "metrics": {"service": {"enabled": False}}},
+        {"metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "prometheus"}}}},
     ]
-    if "servicemonitors" in cli.kubectl("api-resources", "--api-group=monitoring.coreos.com", "-o", "name"):
-        variants.append({"metrics": {"serviceMonitor": {"enabled": True}}})
     dry_run = ["apply", "--server-side", "--force-conflicts", "--dry-run=server", "--field-manager=ragops-e2e", "-f"]
     for values in variants:
         objects = render_chart(cli, values, release="e2e-dry-run")
@@ -117,12 +116,19 @@ def test_samples_reach_ready(
     print(f"\nsamples {', '.join(sample_namespaces)}: Ready {took:.1f}s after apply")
     for namespace in sample_namespaces.values():
         for store in items(cli, "vectorstores", namespace):
-            sts = get(cli, "statefulset", namespace, f"{store['metadata']['name']}-qdrant")
+            name = store["metadata"]["name"]
+            sts = get(cli, "statefulset", namespace, f"{name}-qdrant")
             assert sts["status"].get("readyReplicas") == sts["spec"]["replicas"] == store["status"]["replicas"]
+            if store["spec"].get("monitoring", {}).get("serviceMonitor"):
+                get(cli, "servicemonitor", namespace, f"{name}-qdrant")
         for pipeline in items(cli, "ragpipelines", namespace):
             name = pipeline["metadata"]["name"]
             assert pipeline["status"]["url"] == f"http://{name}-gateway.{namespace}.svc:8080"
             assert get(cli, "deployment", namespace, f"{name}-gateway")["status"].get("readyReplicas", 0) >= 1
+            monitoring = pipeline["spec"].get("monitoring", {})
+            for kind, wanted in (("servicemonitor", "serviceMonitor"), ("prometheusrule", "prometheusRule")):
+                if monitoring.get(wanted):
+                    get(cli, kind, namespace, f"{name}-gateway")
 
 
 def test_real_qdrant_serves_the_collection_and_the_gateway_is_ready(
