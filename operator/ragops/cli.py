@@ -111,7 +111,9 @@ def _run(args: argparse.Namespace) -> int:
         namespace=os.environ.get("POD_NAMESPACE", "ragops-system"),
         resync_seconds=args.resync_seconds,
     )
-    registry = build_registry(settings, metrics_port=args.metrics_port or None, workers=args.workers)
+    registry = build_registry(
+        settings, metrics_port=args.metrics_port or None, workers=args.workers, namespaces=args.namespace or None
+    )
     asyncio.run(
         kopf.operator(
             registry=registry,

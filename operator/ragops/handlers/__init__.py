@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import kopf
@@ -11,26 +13,33 @@ from prometheus_client import start_http_server
 from ragops import GROUP, VERSION
 from ragops.reconcile.collections import QdrantCollections
 from ragops.reconcile.context import Context, OperatorSettings
-from ragops.reconcile.kube import KubeClient, load_api_client
+from ragops.reconcile.kube import KINDS, KubeClient, load_api_client
 from ragops.reconcile.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
 MANAGED = {"app.kubernetes.io/managed-by": "ragops"}
-CHILD_RESOURCES = [
-    ("apps", "v1", "statefulsets"),
-    ("apps", "v1", "deployments"),
-    ("", "v1", "services"),
-    ("", "v1", "configmaps"),
-    ("", "v1", "secrets"),
-    ("policy", "v1", "poddisruptionbudgets"),
-    ("networking.k8s.io", "v1", "networkpolicies"),
-    ("batch", "v1", "cronjobs"),
-    ("batch", "v1", "jobs"),
-    ("autoscaling", "v2", "horizontalpodautoscalers"),
-    ("monitoring.coreos.com", "v1", "servicemonitors"),
-    ("monitoring.coreos.com", "v1", "prometheusrules"),
+# Every kind the operator creates and watches (PVCs are made by the StatefulSet controller, not watched).
+CHILD_KINDS = [
+    "StatefulSet",
+    "Deployment",
+    "Service",
+    "ConfigMap",
+    "Secret",
+    "PodDisruptionBudget",
+    "NetworkPolicy",
+    "CronJob",
+    "Job",
+    "HorizontalPodAutoscaler",
+    "ServiceMonitor",
+    "PrometheusRule",
 ]
+
+
+def _group_version(kind: str) -> tuple[str, str]:
+    api_version = KINDS[kind].api_version
+    group, _, version = api_version.rpartition("/")
+    return group, version
 
 
 def build_registry(
@@ -40,12 +49,18 @@ def build_registry(
     workers: int = 8,
     kubeconfig: str | None = None,
     make_context: Any = None,
+    namespaces: Sequence[str] | None = None,
 ) -> kopf.OperatorRegistry:
-    """A registry with every handler; `make_context` lets tests swap the Qdrant access."""
+    """A registry with every handler; `make_context` lets tests swap the Qdrant access.
+
+    `namespaces` are the watched ones (None: cluster-wide); the child cache is primed from them."""
     registry = kopf.OperatorRegistry()
 
     def default_context(runtime: Runtime) -> Context:
-        kube = KubeClient(load_api_client(kubeconfig, pool_size=workers * 2))
+        requests = runtime.metrics.api_requests
+        kube = KubeClient(
+            load_api_client(kubeconfig, pool_size=workers * 2), on_request=lambda m: requests.labels(method=m).inc()
+        )
         return Context(kube, runtime.children, settings, runtime.lookup, QdrantCollections())
 
     @kopf.on.login(registry=registry)
@@ -60,6 +75,10 @@ def build_registry(
         memo["runtime"] = runtime
         if metrics_port:
             start_http_server(metrics_port, registry=runtime.metrics.registry)
+        # Startup handlers finish before kopf starts watching: list the children once, before any event.
+        scope = None if namespaces is None or any(_is_pattern(ns) for ns in namespaces) else list(namespaces)
+        selector = ",".join(f"{k}={v}" for k, v in MANAGED.items())
+        await asyncio.get_running_loop().run_in_executor(None, runtime.prime, CHILD_KINDS, scope, selector)
         runtime.start(resync_seconds=runtime.context.settings.resync_seconds)
 
     @kopf.on.cleanup(registry=registry)
@@ -73,13 +92,19 @@ def build_registry(
     async def parent_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
         memo["runtime"].observe_parent(event.get("type"), event["object"])
 
-    for group, version, plural in CHILD_RESOURCES:
+    for kind in CHILD_KINDS:
+        group, version = _group_version(kind)
 
-        @kopf.on.event(group, version, plural, labels=MANAGED, registry=registry)
+        @kopf.on.event(group, version, KINDS[kind].plural, labels=MANAGED, registry=registry)
         async def child_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
             memo["runtime"].observe_child(event.get("type"), event["object"])
 
     return registry
+
+
+def _is_pattern(namespace: str) -> bool:
+    """kopf accepts globs, negations and lists as namespaces; those are primed cluster-wide."""
+    return any(c in namespace for c in "*?[!,")
 
 
 def configure(settings: kopf.OperatorSettings) -> None:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ragops.reconcile.compare import is_subset
 from ragops.reconcile.kube import KubeClient, KubeError
+
+log = logging.getLogger(__name__)
 
 # Never pruned: PVCs hold data, and backup Jobs belong to their CronJob or to a user's request.
 NEVER_PRUNED = {"PersistentVolumeClaim"}
@@ -31,12 +34,26 @@ def controller_uid(obj: Mapping[str, Any]) -> str | None:
 
 
 class ChildCache:
-    """Latest body of each child, fed by watch events and by apply responses."""
+    """Latest body of each child, fed by watch events and by apply responses.
+
+    Primed at startup (`prime`) with the names of every labelled child of a kind, listed before the
+    watches start. From then on a miss is an answer for that kind: a child that was neither listed nor
+    seen since is absent, so creating it costs one apply instead of a GET (404) and an apply. Listed
+    children whose watch event has not arrived yet are still read with a GET.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._objects: dict[Key, dict[str, Any]] = {}
         self._by_owner: dict[str, set[Key]] = defaultdict(set)
+        self._primed: set[str] = set()  # kinds whose misses mean "absent"
+        self._unseen: set[Key] = set()  # listed when priming, no body yet
+
+    def prime(self, kind: str, existing: Iterable[Key]) -> None:
+        """Record the children of `kind` that exist now (a LIST taken before any watch event)."""
+        with self._lock:
+            self._unseen.update(key for key in existing if key not in self._objects)
+            self._primed.add(kind)
 
     def put(self, obj: Mapping[str, Any]) -> None:
         key = key_of(obj)
@@ -56,6 +73,11 @@ class ChildCache:
         with self._lock:
             return self._objects.get(key)
 
+    def known_absent(self, key: Key) -> bool:
+        """The child does not exist, as far as the priming LIST and every event since tell."""
+        with self._lock:
+            return key[0] in self._primed and key not in self._objects and key not in self._unseen
+
     def owned_by(self, owner_uid: str) -> list[dict[str, Any]]:
         with self._lock:
             return [self._objects[key] for key in self._by_owner.get(owner_uid, set()) if key in self._objects]
@@ -65,6 +87,7 @@ class ChildCache:
             return len(self._objects)
 
     def _forget(self, key: Key) -> None:
+        self._unseen.discard(key)
         old = self._objects.pop(key, None)
         if old is not None:
             owner = controller_uid(old)
@@ -72,6 +95,29 @@ class ChildCache:
                 self._by_owner[owner].discard(key)
                 if not self._by_owner[owner]:
                     del self._by_owner[owner]
+
+
+def prime(
+    kube: KubeClient, cache: ChildCache, kinds: Iterable[str], namespaces: Sequence[str] | None, label_selector: str
+) -> list[str]:
+    """Prime `cache` with one LIST per kind (per namespace, or cluster-wide when `namespaces` is None).
+
+    Call before the watches start. A kind that cannot be listed stays unprimed (its misses keep their
+    GET); a kind the API server does not serve (a CRD not installed) has no objects. Returns the kinds
+    left unprimed."""
+    failed = []
+    for kind in kinds:
+        keys: list[Key] = []
+        try:
+            for namespace in namespaces if namespaces is not None else [None]:
+                keys += [(kind, ns, name) for ns, name in kube.list_names(kind, namespace, label_selector)]
+        except KubeError as error:
+            if not error.not_found:
+                log.warning("cannot list %s (%s): reading them one by one instead", kind, error)
+                failed.append(kind)
+                continue
+        cache.prime(kind, keys)
+    return failed
 
 
 @dataclass
@@ -82,11 +128,17 @@ class SyncResult:
     live: dict[Key, dict[str, Any]] = field(default_factory=dict)
 
 
-def current(kube: KubeClient, cache: ChildCache, key: Key) -> dict[str, Any] | None:
-    """The live child: from the cache, else one GET (a cold cache must not cause writes)."""
+def current(kube: KubeClient, cache: ChildCache, key: Key, *, confirm: bool = False) -> dict[str, Any] | None:
+    """The live child: from the cache, else one GET (a cold cache must not cause writes).
+
+    A miss on a primed kind needs no GET: the child is absent, and applying it is right. `confirm` GETs
+    anyway, for reads whose answer is kept rather than overwritten (a generated key, an immutable size):
+    an object of that name may exist without the operator's label, hence outside the cache."""
     cached = cache.get(key)
     if cached is not None:
         return cached
+    if not confirm and cache.known_absent(key):
+        return None
     live = kube.get(*key)
     if live is not None:
         cache.put(live)

@@ -2,13 +2,16 @@
 
 Rate-limited per resource generation so an unreachable Qdrant (an operator running outside the
 cluster, a NetworkPolicy) costs one attempt a minute, and a stable answer causes no status writes.
+qdrant-client (about 60 MB of the operator's memory once imported) is loaded only when a Qdrant answers.
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 import time
+from urllib.parse import urlsplit
 
 from ragops.builders import names
 from ragops.models.resource import Resource
@@ -17,6 +20,7 @@ from ragops.reconcile.conditions import Observation
 
 RETRY_SECONDS = 60.0
 TIMEOUT_SECONDS = 20.0
+CONNECT_SECONDS = 5.0
 
 
 class QdrantCollections:
@@ -41,6 +45,9 @@ class QdrantCollections:
 
     def _ensure(self, resource: Resource[VectorStoreSpec], api_key: str | None, nodes: int) -> Observation:
         url = names.qdrant_url(resource.name, resource.namespace)
+        refused = _unreachable(url)
+        if refused is not None:
+            return self._unreachable(url, refused)
 
         async def run() -> Observation:
             from ragops.qdrant.client import connect
@@ -61,9 +68,23 @@ class QdrantCollections:
         try:
             return asyncio.run(run())
         except Exception as error:  # DNS, connection, timeout, HTTP errors: all "cannot reach it now"
-            return Observation(
-                "CollectionsReady",
-                None,
-                "QdrantUnreachable",
-                f"cannot reach Qdrant at {url} ({type(error).__name__}); retrying every {int(self._retry)}s",
-            )
+            return self._unreachable(url, type(error).__name__)
+
+    def _unreachable(self, url: str, why: str) -> Observation:
+        return Observation(
+            "CollectionsReady",
+            None,
+            "QdrantUnreachable",
+            f"cannot reach Qdrant at {url} ({why}); retrying every {int(self._retry)}s",
+        )
+
+
+def _unreachable(url: str) -> str | None:
+    """Why no TCP connection to the URL's host opens (None when one does): name resolution fails for an
+    operator outside the cluster, which then never loads qdrant-client."""
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "", parts.port or 80), timeout=CONNECT_SECONDS):
+            return None
+    except OSError as error:
+        return type(error).__name__

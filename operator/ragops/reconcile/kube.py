@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,10 @@ from ragops import API_VERSION, FIELD_MANAGER, __version__
 
 log = logging.getLogger(__name__)
 
+LIST_PAGE = 500
+# Lists of metadata only (PartialObjectMetadataList): names without specs, a fraction of the bytes.
+METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1, application/json"
+
 
 @dataclass(frozen=True)
 class Kind:
@@ -25,8 +30,11 @@ class Kind:
     kind: str
     plural: str
 
-    def path(self, namespace: str, name: str | None = None) -> str:
+    def path(self, namespace: str | None, name: str | None = None) -> str:
+        """The object's URL path; the kind's cluster-wide collection when `namespace` is None."""
         group_path = f"/api/{self.api_version}" if "/" not in self.api_version else f"/apis/{self.api_version}"
+        if namespace is None:
+            return f"{group_path}/{self.plural}"
         path = f"{group_path}/namespaces/{namespace}/{self.plural}"
         return f"{path}/{name}" if name else path
 
@@ -87,10 +95,13 @@ def load_api_client(kubeconfig: str | None = None, pool_size: int = 16) -> clien
 
 
 class KubeClient:
-    """Typed-enough access to the few endpoints the operator uses."""
+    """Typed-enough access to the few endpoints the operator uses.
 
-    def __init__(self, api_client: client.ApiClient) -> None:
+    `on_request` is told the HTTP method of every request sent (the operator counts them in its metrics)."""
+
+    def __init__(self, api_client: client.ApiClient, on_request: Callable[[str], None] | None = None) -> None:
         self._api = api_client
+        self._on_request = on_request
 
     def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         try:
@@ -103,6 +114,20 @@ class KubeClient:
     def list_objects(self, kind: str, namespace: str, label_selector: str) -> list[dict[str, Any]]:
         result = self._call("GET", KINDS[kind].path(namespace), query=[("labelSelector", label_selector)])
         return list(result.get("items") or [])
+
+    def list_names(self, kind: str, namespace: str | None, label_selector: str) -> list[tuple[str, str]]:
+        """(namespace, name) of every matching object, in pages of metadata only (small, bounded responses)."""
+        names: list[tuple[str, str]] = []
+        token = ""
+        while True:
+            query = [("labelSelector", label_selector), ("limit", str(LIST_PAGE))]
+            if token:
+                query.append(("continue", token))
+            page = self._call("GET", KINDS[kind].path(namespace), query=query, accept=METADATA_LIST)
+            names += [(item["metadata"]["namespace"], item["metadata"]["name"]) for item in page.get("items") or []]
+            token = (page.get("metadata") or {}).get("continue") or ""
+            if not token:
+                return names
 
     def apply(self, obj: dict[str, Any]) -> dict[str, Any]:
         """Server-side apply with the operator's single field manager, taking over conflicting fields."""
@@ -181,13 +206,16 @@ class KubeClient:
         body: Any = None,
         content_type: str = "application/json",
         query: list[tuple[str, str]] | None = None,
+        accept: str = "application/json",
     ) -> dict[str, Any]:
+        if self._on_request is not None:
+            self._on_request(method)
         try:
             method, url, headers, body, post_params = self._api.param_serialize(
                 method,
                 path,
                 query_params=query or [],
-                header_params={"Content-Type": content_type, "Accept": "application/json"},
+                header_params={"Content-Type": content_type, "Accept": accept},
                 body=body,
                 auth_settings=["BearerToken"],
             )

@@ -26,4 +26,10 @@ class OperatorMetrics:
             "ragops_managed_resources", "VectorStores and RagPipelines being managed", ["kind"], registry=self.registry
         )
         self.children = Gauge("ragops_managed_children", "Child objects the operator tracks", registry=self.registry)
+        self.api_requests = Counter(
+            "ragops_api_requests_total",
+            "Requests to the Kubernetes API by HTTP method",
+            ["method"],
+            registry=self.registry,
+        )
         self.queue_depth = Gauge("ragops_queue_depth", "Resources waiting for a reconcile", registry=self.registry)

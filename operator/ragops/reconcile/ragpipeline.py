@@ -142,7 +142,8 @@ def _gateway_key(ctx: Context, resource: Resource[RagPipelineSpec]) -> str | Non
     ref = resource.spec.gateway.auth.api_key_secret_ref
     if ref.name:
         return None
-    live = current(ctx.kube, ctx.children, ("Secret", resource.namespace, names.gateway_api_key(resource.name)))
+    key = ("Secret", resource.namespace, names.gateway_api_key(resource.name))
+    live = current(ctx.kube, ctx.children, key, confirm=True)  # never replace a key that exists
     return existing_or_new(live, ref.key)
 
 

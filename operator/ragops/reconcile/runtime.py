@@ -11,12 +11,12 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ragops import GROUP
-from ragops.reconcile.children import ChildCache, controller_uid, key_of
+from ragops.reconcile.children import ChildCache, controller_uid, key_of, prime
 from ragops.reconcile.context import Context, Outcome
 from ragops.reconcile.metrics import OperatorMetrics
 from ragops.reconcile.ragpipeline import reconcile_pipeline
@@ -98,6 +98,16 @@ class Runtime:
             self.metrics.queue_depth.set(len(self._queued))
 
     # -- lifecycle ------------------------------------------------------------------------------
+
+    def prime(self, kinds: Iterable[str], namespaces: Sequence[str] | None, label_selector: str) -> None:
+        """One LIST per child kind before the watches start (see ChildCache); blocking, call in a thread."""
+        started = time.monotonic()
+        unprimed = prime(self.context.kube, self.children, kinds, namespaces, label_selector)
+        log.info(
+            "child cache primed in %.2fs%s",
+            time.monotonic() - started,
+            f" (not for {', '.join(unprimed)})" if unprimed else "",
+        )
 
     def start(self, resync_seconds: float) -> None:
         self._tasks = [asyncio.create_task(self._worker()) for _ in range(self._workers)]

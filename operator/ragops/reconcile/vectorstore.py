@@ -44,7 +44,8 @@ def reconcile_vectorstore(ctx: Context, body: Mapping[str, Any]) -> Outcome:
     notes: list[Observation] = []
     sts_key = ("StatefulSet", resource.namespace, names.qdrant(resource.name))
     try:
-        live_sts = current(ctx.kube, ctx.children, sts_key)
+        # Confirmed: the template size read here is kept, not overwritten (volumeClaimTemplates are immutable).
+        live_sts = current(ctx.kube, ctx.children, sts_key, confirm=True)
         resolved, scale_note = _guard_scale_down(resource, resolved, int(previous.get("replicas") or 0))
         storage_note, template_size = _storage(ctx, resource, resolved.storage_size, live_sts)
         api_key, read_only_key = _api_keys(ctx, resource)
@@ -215,7 +216,8 @@ def _api_keys(ctx: Context, resource: Resource[VectorStoreSpec]) -> tuple[str | 
     """Values for the generated Secret: the existing ones, or new ones the first time."""
     if resource.spec.security.api_key_secret_ref.name:
         return None, None
-    live = current(ctx.kube, ctx.children, ("Secret", resource.namespace, names.qdrant_api_key(resource.name)))
+    key = ("Secret", resource.namespace, names.qdrant_api_key(resource.name))
+    live = current(ctx.kube, ctx.children, key, confirm=True)  # never replace a key that exists
     api_key = existing_or_new(live, resource.spec.security.api_key_secret_ref.key)
     read_only = existing_or_new(live, "readOnlyApiKey") if resource.spec.security.read_only_api_key else None
     return api_key, read_only
