@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.unit.samples import pipeline, store
 
 from ragops.reconcile.children import ChildCache, Key, current, key_of, prime, sync_children
 from ragops.reconcile.conditions import Observation
@@ -22,7 +23,6 @@ from ragops.reconcile.context import Context, OperatorSettings
 from ragops.reconcile.kube import KubeError
 from ragops.reconcile.ragpipeline import reconcile_pipeline
 from ragops.reconcile.vectorstore import reconcile_vectorstore
-from tests.unit.samples import pipeline, store
 
 REPO = Path(__file__).resolve().parents[2]
 SELECTOR = "app.kubernetes.io/managed-by=ragops"
