@@ -19,11 +19,11 @@ from e2e.harness import (
     LocalOperator,
     OperatorProcess,
     Settings,
+    ensure_namespace,
     render_chart,
 )
 
 MONITORING_CRDS = Path(__file__).parent / "fixtures" / "monitoring-crds.yaml"
-RESTRICTED = {"pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/warn": "restricted"}
 # Secrets each sample references (its header comment says how a user creates them).
 SAMPLE_SECRETS: dict[str, dict[str, list[str]]] = {
     "small": {},
@@ -48,18 +48,21 @@ def cli(settings: Settings) -> Cli:
     return Cli(settings.kubeconfig)
 
 
-def ensure_namespace(cli: Cli, name: str) -> None:
-    """A namespace that enforces the restricted Pod Security Standard, as docs/install.md recommends."""
-    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": RESTRICTED}}
-    cli.kubectl("apply", "--server-side", "--field-manager=ragops-e2e", "-f", "-", stdin=json.dumps(namespace))
-
-
 @pytest.fixture(scope="session")
 def chart_values(settings: Settings) -> dict[str, object]:
-    if not settings.image:
-        return {}
-    repository, _, tag = settings.image.rpartition(":")
-    return {"image": {"repository": repository, "tag": tag}}
+    values: dict[str, object] = {}
+    if settings.image:
+        repository, _, tag = settings.image.rpartition(":")
+        values["image"] = {"repository": repository, "tag": tag}
+    if settings.scope == "namespaces":
+        # One Role per watched namespace instead of the ClusterRole, and two replicas: kopf peering.
+        values["watchNamespaces"] = [sample_namespace(sample) for sample in settings.samples]
+        values["replicaCount"] = 2
+    return values
+
+
+def sample_namespace(sample: str) -> str:
+    return f"e2e-{sample}"
 
 
 @pytest.fixture(scope="session")
@@ -70,9 +73,14 @@ def deployment_name(cli: Cli, chart_values: dict[str, object]) -> str:
 
 @pytest.fixture(scope="session")
 def installed(
-    cli: Cli, chart_values: dict[str, object], tmp_path_factory: pytest.TempPathFactory
+    cli: Cli,
+    chart_values: dict[str, object],
+    sample_namespaces: dict[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[str]:
-    """`helm install` of the chart (CRDs included) into a restricted namespace; yields the release name."""
+    """`helm install` of the chart (CRDs included) into a restricted namespace; yields the release name.
+
+    The sample namespaces exist first: with watchNamespaces the chart puts its Roles there."""
     ensure_namespace(cli, OPERATOR_NAMESPACE)
     values = tmp_path_factory.mktemp("helm") / "values.yaml"
     values.write_text(yaml.safe_dump(chart_values))
@@ -120,7 +128,7 @@ def operator(
 def sample_namespaces(settings: Settings, cli: Cli) -> Iterator[dict[str, str]]:
     """One restricted namespace per sample, holding the Secrets that sample references (random values, sent on
     stdin so they never show in a process list)."""
-    namespaces = {sample: f"e2e-{sample}" for sample in settings.samples}
+    namespaces = {sample: sample_namespace(sample) for sample in settings.samples}
     for sample, namespace in namespaces.items():
         ensure_namespace(cli, namespace)
         for name, keys in SAMPLE_SECRETS[sample].items():

@@ -30,6 +30,7 @@ RELEASE = "ragops"
 OPERATOR_NAMESPACE = "ragops-system"
 CHART = REPO / "charts" / "ragops"
 SAMPLES = REPO / "manifests" / "samples"
+RESTRICTED = {"pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/warn": "restricted"}
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class Settings:
     kubeconfig: str
     operator_mode: str  # local | cluster
     image: str  # repository:tag for the chart; empty: the chart's default
+    scope: str  # all: the chart's default (ClusterRole) | namespaces: watchNamespaces (Roles) with two replicas
     samples: tuple[str, ...]  # samples applied and driven to Ready
     ready_timeout: float
     # On kind Qdrant really runs; the medium profile's 3 x (2 CPU, 8Gi) does not fit a laptop, so there the
@@ -54,10 +56,14 @@ class Settings:
         if mode not in ("local", "cluster"):
             raise RuntimeError(f"RAGOPS_E2E_OPERATOR must be local or cluster, not {mode!r}")
         samples = os.environ.get("RAGOPS_E2E_SAMPLES", "small,medium,large,full")
+        scope = os.environ.get("RAGOPS_E2E_SCOPE", "all")
+        if scope not in ("all", "namespaces"):
+            raise RuntimeError(f"RAGOPS_E2E_SCOPE must be all or namespaces, not {scope!r}")
         return cls(
             kubeconfig=kubeconfig,
             operator_mode=mode,
             image=os.environ.get("RAGOPS_E2E_IMAGE", ""),
+            scope=scope,
             samples=tuple(s for s in samples.split(",") if s),
             ready_timeout=float(os.environ.get("RAGOPS_E2E_READY_TIMEOUT", "240")),
             ready_after_profile_change=mode == "local",
@@ -117,6 +123,12 @@ def render_chart(cli: Cli, values: dict[str, Any], release: str = RELEASE) -> li
         text = cli.helm("template", release, str(CHART), "--namespace", OPERATOR_NAMESPACE, "--include-crds",
                         "-f", file.name)
     return [doc for doc in yaml.safe_load_all(text) if doc]
+
+
+def ensure_namespace(cli: Cli, name: str) -> None:
+    """A namespace that enforces the restricted Pod Security Standard, as docs/install.md recommends."""
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": RESTRICTED}}
+    cli.kubectl("apply", "--server-side", "--field-manager=ragops-e2e", "-f", "-", stdin=json.dumps(namespace))
 
 
 class OperatorProcess(Protocol):

@@ -13,6 +13,7 @@ import urllib.request
 from typing import Any
 
 import pytest
+import yaml
 from tests.integration.cluster import REPO, wait_for
 
 from e2e.harness import (
@@ -21,6 +22,7 @@ from e2e.harness import (
     Cli,
     OperatorProcess,
     Settings,
+    ensure_namespace,
     forbidden_lines,
     port_forward,
     render_chart,
@@ -76,11 +78,27 @@ def quantities(values: dict[str, str] | None) -> dict[str, float]:
     return {k: quantity_value(v) for k, v in (values or {}).items()}
 
 
-def test_helm_installs_the_operator(cli: Cli, installed: str, operator: OperatorProcess, deployment_name: str) -> None:
+def test_helm_installs_the_operator(
+    cli: Cli,
+    settings: Settings,
+    installed: str,
+    operator: OperatorProcess,
+    deployment_name: str,
+    sample_namespaces: dict[str, str],
+) -> None:
     status = json.loads(cli.helm("status", installed, "-n", OPERATOR_NAMESPACE, "-o", "json"))
     assert status["info"]["status"] == "deployed"
     deployment = get(cli, "deployment", OPERATOR_NAMESPACE, deployment_name)
     assert deployment["status"].get("availableReplicas") == deployment["spec"]["replicas"]
+    args = container(deployment, "operator")["args"]
+    if settings.scope == "namespaces":
+        assert "--peering" in args and args.count("--namespace") == len(sample_namespaces)
+        for namespace in sample_namespaces.values():
+            get(cli, "role", namespace, deployment_name)
+        cluster_role = cli.kubectl_json("get", "clusterrole", deployment_name)
+        assert not [r for r in cluster_role["rules"] if "ragops.dev" in r["apiGroups"]], "Roles grant these"
+    else:
+        assert "--all-namespaces" in args
     crds = cli.kubectl("get", "crd", "-o", "name").split()
     for crd in ("vectorstores.ragops.dev", "ragpipelines.ragops.dev", "clusterkopfpeerings.kopf.dev"):
         assert f"customresourcedefinition.apiextensions.k8s.io/{crd}" in crds
@@ -103,8 +121,19 @@ def test_every_rendered_object_passes_a_server_side_dry_run(
         objects = render_chart(cli, values, release="e2e-dry-run")
         out = cli.kubectl(*dry_run, "-", stdin="\n---\n".join(json.dumps(obj) for obj in objects))
         assert out.count("(server dry run)") == len(objects), f"values {values}:\n{out}"
-    out = cli.kubectl(*dry_run, str(REPO / "manifests" / "install.yaml"))
-    assert "deployment.apps/ragops serverside-applied (server dry run)" in out, out
+    # install.yaml into a namespace of its own: applied over the Helm release, Helm's fields would stay.
+    ensure_namespace(cli, "e2e-dry-run")
+    plain = [_moved(obj, "e2e-dry-run") for obj in yaml.safe_load_all((REPO / "manifests" / "install.yaml").read_text())
+             if obj and obj["kind"] != "Namespace"]
+    out = cli.kubectl(*dry_run, "-", stdin="\n---\n".join(json.dumps(obj) for obj in plain))
+    assert out.count("(server dry run)") == len(plain), out
+    cli.kubectl("delete", "namespace", "e2e-dry-run", "--wait=false")
+
+
+def _moved(obj: dict[str, Any], namespace: str) -> dict[str, Any]:
+    """`obj` with every mention of the operator's namespace (metadata, binding subjects) pointing to `namespace`."""
+    text = json.dumps(obj).replace(f'"namespace": "{OPERATOR_NAMESPACE}"', f'"namespace": "{namespace}"')
+    return dict(json.loads(text))
 
 
 def test_samples_reach_ready(
@@ -227,6 +256,8 @@ def test_uninstall_leaves_only_the_crds_and_retained_volumes(
     release = f"app.kubernetes.io/instance={installed}"
     assert not items(cli, "deployments,services,serviceaccounts,roles,rolebindings,configmaps,pods",
                      OPERATOR_NAMESPACE, release)
+    for namespace in namespaces:  # the Roles of watchNamespaces
+        assert not items(cli, "roles,rolebindings", namespace, release)
     assert not cli.kubectl_json("get", "clusterroles,clusterrolebindings", "-l", release)["items"]
     crds = cli.kubectl("get", "crd", "-o", "name")
     assert "vectorstores.ragops.dev" in crds and "ragpipelines.ragops.dev" in crds, "Helm keeps the CRDs"

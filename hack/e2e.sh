@@ -7,7 +7,8 @@
 #   hack/e2e.sh kind    a kind cluster: builds the image, `kind load`s it, the chart's Deployment runs the
 #                       operator and Qdrant really runs (make e2e-kind; needs docker, kind, kubectl, helm)
 #
-# The cluster is created for the run and deleted after it; RAGOPS_KEEP_CLUSTER=1 keeps it.
+# The suite runs once per RAGOPS_E2E_SCOPES entry (local default: all,namespaces; kind: all), each on a fresh
+# cluster. The cluster is deleted after the run; RAGOPS_KEEP_CLUSTER=1 keeps the last one.
 # Extra arguments go to pytest (e.g. -x, -k uninstall).
 set -euo pipefail
 
@@ -53,5 +54,21 @@ case "$mode" in
     ;;
 esac
 
-log "running the suite ($RAGOPS_E2E_OPERATOR operator) against $KUBECONFIG"
-"$python" -m pytest e2e -v -ra -p no:cacheprovider "$@"
+# Each scope on a fresh cluster: `all` (ClusterRole, one replica) and `namespaces` (watchNamespaces: Roles in
+# the sample namespaces, two replicas with kopf peering). kind runs `all` unless told otherwise.
+default_scopes=all,namespaces
+[ "$mode" = kind ] && default_scopes=all
+IFS=, read -r -a scopes <<< "${RAGOPS_E2E_SCOPES:-$default_scopes}"
+for i in "${!scopes[@]}"; do
+  if [ "$i" -gt 0 ]; then
+    if [ "$mode" = local ]; then
+      bash hack/cluster.sh down "$name"
+      KUBECONFIG=$(bash hack/cluster.sh up "$name"); export KUBECONFIG
+    else
+      kind delete cluster --name "$name" && kind create cluster --name "$name" --wait 180s
+      kind get kubeconfig --name "$name" > "$KUBECONFIG" && kind load docker-image "$image" --name "$name"
+    fi
+  fi
+  log "scope ${scopes[$i]}: the suite ($RAGOPS_E2E_OPERATOR operator) against $KUBECONFIG"
+  RAGOPS_E2E_SCOPE="${scopes[$i]}" "$python" -m pytest e2e -v -ra -p no:cacheprovider "$@"
+done
