@@ -16,6 +16,9 @@ log = logging.getLogger(__name__)
 
 # Never pruned: PVCs hold data, and backup Jobs belong to their CronJob or to a user's request.
 NEVER_PRUNED = {"PersistentVolumeClaim"}
+# Kinds from another project's CRDs (the Prometheus Operator's): a 404 on apply means this cluster does not
+# serve them, which the user fixes by installing them or by not asking for them, not by waiting.
+OPTIONAL_KINDS = frozenset({"ServiceMonitor", "PrometheusRule"})
 PRUNED_JOB_COMPONENTS = {"restore"}
 
 Key = tuple[str, str, str]  # kind, namespace, name
@@ -125,6 +128,7 @@ class SyncResult:
     applied: list[Key] = field(default_factory=list)
     deleted: list[Key] = field(default_factory=list)
     errors: list[tuple[Key, KubeError]] = field(default_factory=list)
+    unserved: list[Key] = field(default_factory=list)  # optional kinds the cluster does not serve
     live: dict[Key, dict[str, Any]] = field(default_factory=dict)
 
 
@@ -161,7 +165,10 @@ def sync_children(
                 continue
             applied = kube.apply(obj)
         except KubeError as error:
-            result.errors.append((key, error))
+            if error.not_found and key[0] in OPTIONAL_KINDS:
+                result.unserved.append(key)
+            else:
+                result.errors.append((key, error))
             continue
         cache.put(applied)
         result.live[key] = applied

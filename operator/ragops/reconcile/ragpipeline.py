@@ -90,6 +90,7 @@ def reconcile_pipeline(ctx: Context, body: Mapping[str, Any]) -> Outcome:
     sync = sync_children(ctx.kube, ctx.children, resource.uid, build_pipeline_children(resource, inputs))
     if sync.errors:
         return report.apply_failed(ctx, body, resource.generation, sync.errors)
+    unserved = report.unserved_kinds(sync.unserved)
     deployment = sync.live.get(("Deployment", resource.namespace, names.gateway(resource.name)))
     gateway_ready, ready_replicas, desired_replicas = _deployment_ready(deployment)
     status.ready_replicas = ready_replicas
@@ -105,10 +106,10 @@ def reconcile_pipeline(ctx: Context, body: Mapping[str, Any]) -> Outcome:
         ctx,
         body,
         status,
-        [store_observation, gateway_observation],
+        [store_observation, gateway_observation, *([unserved] if unserved else [])],
         ready=ready,
         progressing=not ready,
-        degraded=False,
+        degraded=unserved is not None,
         ready_message=f"gateway {ready_replicas}/{status.replicas} ready",
     )
 

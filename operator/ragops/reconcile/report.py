@@ -15,6 +15,11 @@ from ragops.reconcile.kube import KubeError
 log = logging.getLogger(__name__)
 
 WAIT_SECONDS = 30.0
+# The spec field that asks for each optional child kind, named in the condition so the user knows what to change.
+OPTIONAL_KIND_FIELDS = {
+    "ServiceMonitor": "spec.monitoring.serviceMonitor",
+    "PrometheusRule": "spec.monitoring.prometheusRule",
+}
 
 
 def write_status(
@@ -73,12 +78,12 @@ def apply_failed(
     detail = "; ".join(f"{key[0]} {key[2]}: {error}" for key, error in refused)
     previous = body.get("status") or {}
     status = ResourceStatus.model_validate({**previous, "observedGeneration": generation})
-    observation = Observation(
-        "ChildrenApplied",
-        False,
-        "ApplyRejected",
-        f"the API server refused {detail}. Change the spec so the object is valid (immutable fields cannot change).",
-    )
+    if all(error.status == 403 for _, error in refused):
+        # RBAC, not the spec: the resync timer tries again once the permission is granted.
+        reason, advice = "Forbidden", "Grant the operator's ServiceAccount the permission (the Helm chart's RBAC does)."
+    else:
+        reason, advice = "ApplyRejected", "Change the spec so the object is valid (immutable fields cannot change)."
+    observation = Observation("ChildrenApplied", False, reason, f"the API server refused {detail}. {advice}")
     return write_status(
         ctx,
         body,
@@ -89,6 +94,22 @@ def apply_failed(
         degraded=False,
         ready_message="",
         failed=True,
+    )
+
+
+def unserved_kinds(keys: Sequence[Key]) -> Observation | None:
+    """Children of optional kinds the cluster does not serve: the stack works without them (Degraded), and the
+    resync timer looks again, so installing the CRDs later is enough."""
+    if not keys:
+        return None
+    kinds = sorted({key[0] for key in keys})
+    fields = " and ".join(OPTIONAL_KIND_FIELDS.get(kind, kind) for kind in kinds)
+    return Observation(
+        "ChildrenApplied",
+        False,
+        "KindNotServed",
+        f"this cluster does not serve {' or '.join(kinds)} (monitoring.coreos.com/v1): install the Prometheus "
+        f"Operator's CRDs, or set {fields} to false.",
     )
 
 

@@ -74,6 +74,9 @@ def reconcile_vectorstore(ctx: Context, body: Mapping[str, Any]) -> Outcome:
     sync = sync_children(ctx.kube, ctx.children, resource.uid, desired)
     if sync.errors:
         return report.apply_failed(ctx, body, resource.generation, sync.errors)
+    unserved = report.unserved_kinds(sync.unserved)
+    if unserved is not None:
+        notes.append(unserved)
     sts = sync.live.get(sts_key) or live_sts
     qdrant_ready, ready_replicas = _qdrant_ready(sts, resolved.replicas)
 
