@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import yaml
-from tests.integration.cluster import REPO, free_port, wait_for
+from tests.integration.cluster import REPO, free_port, terminate, wait_for
 
 RELEASE = "ragops"
 OPERATOR_NAMESPACE = "ragops-system"
@@ -188,13 +188,7 @@ class LocalOperator:
         wait_for(self._started, 60, interval=0.5, what="the local operator to start watching")
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process, grace=20)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
