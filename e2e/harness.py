@@ -16,15 +16,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import yaml
-from tests.integration.cluster import REPO, free_port, terminate, wait_for
+from tests.integration.cluster import REPO, Operator, free_port, terminate, wait_for
 
 RELEASE = "ragops"
 OPERATOR_NAMESPACE = "ragops-system"
@@ -132,7 +131,7 @@ def ensure_namespace(cli: Cli, name: str) -> None:
 
 
 class OperatorProcess(Protocol):
-    def start(self) -> None: ...
+    def start(self) -> object: ...
 
     def stop(self) -> None: ...
 
@@ -157,51 +156,39 @@ class InClusterOperator:
         return self.cli.kubectl("logs", f"deployment/{self.deployment}", "-n", OPERATOR_NAMESPACE, "--tail=-1")
 
 
-@dataclass
-class LocalOperator:
-    """`ragops run` on this machine with the chart Deployment's args and env and its ServiceAccount's token."""
+class LocalOperator(Operator):
+    """`ragops run` on this machine with the chart Deployment's args and env and its ServiceAccount's token.
 
-    cli: Cli
-    deployment: str
-    log_path: Path
-    process: subprocess.Popen[bytes] | None = None
-    metrics_port: int = 0
-    kubeconfig_path: Path | None = field(default=None, repr=False)
+    Stopping, the log and the wait for the metrics endpoint are the integration tests' `Operator`'s."""
 
-    def start(self) -> None:
+    def __init__(self, cli: Cli, deployment: str, log_path: Path) -> None:
+        self.cli = cli
+        self.deployment = deployment
+        self.log_path = log_path
+        self.process = None
+
+    def start(self) -> LocalOperator:
         live = self.cli.kubectl_json("get", "deployment", self.deployment, "-n", OPERATOR_NAMESPACE)
         pod = live["spec"]["template"]["spec"]
         container = next(c for c in pod["containers"] if c["name"] == "operator")
-        self.kubeconfig_path = self.log_path.with_name("operator-kubeconfig.yaml")
-        self.kubeconfig_path.write_text(yaml.safe_dump(self._service_account_kubeconfig(pod["serviceAccountName"])))
-        self.kubeconfig_path.chmod(0o600)
+        kubeconfig = self.log_path.with_name("operator-kubeconfig.yaml")
+        kubeconfig.write_text(yaml.safe_dump(self._service_account_kubeconfig(pod["serviceAccountName"])))
+        kubeconfig.chmod(0o600)
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("KUBERNETES_SERVICE")},
             **_container_env(container, pod_name=f"{self.deployment}-local"),
-            "KUBECONFIG": str(self.kubeconfig_path),
+            "KUBECONFIG": str(kubeconfig),
         }
         args, self.metrics_port = _local_ports(container["args"])
         self.process = subprocess.Popen(
             [sys.executable, "-m", "ragops.cli", *args],
             env=env, stdout=self.log_path.open("ab"), stderr=subprocess.STDOUT, cwd=REPO,
         )
-        wait_for(self._started, 60, interval=0.5, what="the local operator to start watching")
+        wait_for(self._metrics_up, 60, interval=0.5, what="the local operator's metrics endpoint")
+        return self
 
     def stop(self) -> None:
         terminate(self.process, grace=20)
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def _started(self) -> bool:
-        assert self.process is not None
-        if self.process.poll() is not None:
-            raise AssertionError(f"the operator exited with {self.process.returncode}:\n{self.log()[-4000:]}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5):
-                return True
-        except OSError:
-            return False
 
     def _service_account_kubeconfig(self, service_account: str) -> dict[str, Any]:
         """The admin kubeconfig's server and CA, with the ServiceAccount's token as the only credential."""
