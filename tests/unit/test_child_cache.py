@@ -15,83 +15,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.unit import fakes
+from tests.unit.fakes import CHILD_KINDS as KINDS
+from tests.unit.fakes import SELECTOR, FakeKube
 from tests.unit.samples import pipeline, store
 
-from ragops.reconcile.children import ChildCache, Key, current, key_of, prime, sync_children
-from ragops.reconcile.conditions import Observation
-from ragops.reconcile.context import Context, OperatorSettings
-from ragops.reconcile.kube import KubeError
+from ragops.reconcile.children import ChildCache, current, key_of, prime, sync_children
+from ragops.reconcile.context import Context
 from ragops.reconcile.ragpipeline import reconcile_pipeline
 from ragops.reconcile.vectorstore import reconcile_vectorstore
 
 REPO = Path(__file__).resolve().parents[2]
-SELECTOR = "app.kubernetes.io/managed-by=ragops"
-KINDS = ["StatefulSet", "Deployment", "Service", "ConfigMap", "Secret", "NetworkPolicy", "HorizontalPodAutoscaler"]
-
-
-class FakeKube:
-    """Objects by key, and every request as (method, kind, name)."""
-
-    def __init__(self, refuse_list: dict[str, int] | None = None) -> None:
-        self.objects: dict[Key, dict[str, Any]] = {}
-        self.requests: list[tuple[str, str, str]] = []
-        self.refuse_list = refuse_list or {}
-        self._uid = 0
-
-    def writes(self) -> list[tuple[str, str, str]]:
-        return [r for r in self.requests if r[0] != "GET" and r[0] != "LIST"]
-
-    def reads(self) -> list[tuple[str, str, str]]:
-        return [r for r in self.requests if r[0] == "GET"]
-
-    def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
-        self.requests.append(("GET", kind, name))
-        found = self.objects.get((kind, namespace, name))
-        return copy.deepcopy(found) if found else None
-
-    def list_names(self, kind: str, namespace: str | None, label_selector: str) -> list[tuple[str, str]]:
-        self.requests.append(("LIST", kind, namespace or ""))
-        if kind in self.refuse_list:
-            raise KubeError(self.refuse_list[kind], "Refused", "refused")
-        return [(k[1], k[2]) for k in self.objects if k[0] == kind and namespace in (None, k[1])]
-
-    def list_objects(self, kind: str, namespace: str, label_selector: str) -> list[dict[str, Any]]:
-        self.requests.append(("LIST", kind, namespace))
-        return []
-
-    def apply(self, obj: dict[str, Any]) -> dict[str, Any]:
-        key = key_of(obj)
-        self.requests.append(("PATCH", key[0], key[2]))
-        live = self.objects.get(key)
-        merged = copy.deepcopy(obj)
-        if live is not None:
-            merged["metadata"]["uid"] = live["metadata"]["uid"]
-        else:
-            self._uid += 1
-            merged["metadata"]["uid"] = f"child-{self._uid}"
-        self.objects[key] = merged
-        return copy.deepcopy(merged)
-
-    def delete(self, kind: str, namespace: str, name: str, uid: str | None = None) -> None:
-        self.requests.append(("DELETE", kind, name))
-        self.objects.pop((kind, namespace, name), None)
-
-    def patch_status(self, kind: str, namespace: str, name: str, status: dict[str, Any]) -> None:
-        self.requests.append(("PATCH", f"{kind}/status", name))
-
-    def patch_annotations(self, kind: str, namespace: str, name: str, annotations: dict[str, str | None]) -> None:
-        self.requests.append(("PATCH", kind, name))
-
-    def event(self, involved: dict[str, Any], event_type: str, reason: str, message: str) -> None:
-        self.requests.append(("POST", "Event", reason))
-
-
-def unreachable(resource: Any, api_key: str | None, nodes: int) -> Observation:
-    return Observation("CollectionsReady", None, "QdrantUnreachable", "not from here")
 
 
 def context(kube: FakeKube, cache: ChildCache, parents: Mapping[tuple[str, str, str], Any]) -> Context:
-    return Context(kube, cache, OperatorSettings(), lambda *key: parents.get(key), unreachable)  # type: ignore[arg-type]
+    return fakes.context(kube, cache, lambda *key: parents.get(key))
 
 
 def primed(kube: FakeKube, namespaces: list[str] | None = None) -> ChildCache:

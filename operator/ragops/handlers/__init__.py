@@ -61,7 +61,8 @@ def build_registry(
         kube = KubeClient(
             load_api_client(kubeconfig, pool_size=workers * 2), on_request=lambda m: requests.labels(method=m).inc()
         )
-        return Context(kube, runtime.children, settings, runtime.lookup, QdrantCollections())
+        collections = QdrantCollections(on_late_answer=lambda ns, name: runtime.wake(("VectorStore", ns, name)))
+        return Context(kube, runtime.children, settings, runtime.lookup, collections)
 
     @kopf.on.login(registry=registry)
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
@@ -75,7 +76,7 @@ def build_registry(
         memo["runtime"] = runtime
         if metrics_port:
             start_http_server(metrics_port, registry=runtime.metrics.registry)
-        # Startup handlers finish before kopf starts watching: list the children once, before any event.
+        # Startup handlers finish before kopf starts watching: list everything once, before any event.
         scope = None if namespaces is None or any(_is_pattern(ns) for ns in namespaces) else list(namespaces)
         selector = ",".join(f"{k}={v}" for k, v in MANAGED.items())
         await asyncio.get_running_loop().run_in_executor(None, runtime.prime, CHILD_KINDS, scope, selector)
@@ -120,6 +121,10 @@ def configure(settings: kopf.OperatorSettings) -> None:
     settings.watching.client_timeout = 330
     settings.watching.connect_timeout = 10
     settings.networking.request_timeout = 60
-    settings.batching.worker_limit = 1000
+    # Memory (docs/architecture.md, Performance): the handlers only hand bodies to the runtime, so kopf's
+    # per-object workers need not idle for seconds holding the last body, and listings come in pages.
+    settings.queueing.worker_limit = 1000
+    settings.queueing.idle_timeout = 0.5
+    settings.watching.chunk_size = 200
     # Every watch event would log "Handler succeeded" at INFO; our own logs say what matters.
     logging.getLogger("kopf.objects").setLevel(logging.WARNING)

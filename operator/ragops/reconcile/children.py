@@ -42,7 +42,7 @@ class ChildCache:
     Primed at startup (`prime`) with the names of every labelled child of a kind, listed before the
     watches start. From then on a miss is an answer for that kind: a child that was neither listed nor
     seen since is absent, so creating it costs one apply instead of a GET (404) and an apply. Listed
-    children whose watch event has not arrived yet are still read with a GET.
+    children whose watch event has not arrived yet (`unseen`) are read with a GET.
     """
 
     def __init__(self) -> None:
@@ -60,11 +60,11 @@ class ChildCache:
 
     def put(self, obj: Mapping[str, Any]) -> None:
         key = key_of(obj)
-        slim = _slim(obj)
+        slimmed = slim(obj)
         with self._lock:
             self._forget(key)
-            self._objects[key] = slim
-            owner = controller_uid(slim)
+            self._objects[key] = slimmed
+            owner = controller_uid(slimmed)
             if owner:
                 self._by_owner[owner].add(key)
 
@@ -75,6 +75,11 @@ class ChildCache:
     def get(self, key: Key) -> dict[str, Any] | None:
         with self._lock:
             return self._objects.get(key)
+
+    def unseen(self) -> int:
+        """Children listed when priming that no event or read has delivered yet."""
+        with self._lock:
+            return len(self._unseen)
 
     def known_absent(self, key: Key) -> bool:
         """The child does not exist, as far as the priming LIST and every event since tell."""
@@ -100,26 +105,36 @@ class ChildCache:
                     del self._by_owner[owner]
 
 
+def list_keys(
+    kube: KubeClient, kind: str, namespaces: Sequence[str] | None, label_selector: str = ""
+) -> list[Key] | None:
+    """Every object of `kind` (per namespace, or cluster-wide when `namespaces` is None), names only.
+
+    None when it cannot be listed; empty when the API server does not serve the kind (a CRD not installed)."""
+    keys: list[Key] = []
+    try:
+        for namespace in namespaces if namespaces is not None else [None]:
+            keys += [(kind, ns, name) for ns, name in kube.list_names(kind, namespace, label_selector)]
+    except KubeError as error:
+        if error.not_found:
+            return []
+        log.warning("cannot list %s (%s): reading them one by one instead", kind, error)
+        return None
+    return keys
+
+
 def prime(
     kube: KubeClient, cache: ChildCache, kinds: Iterable[str], namespaces: Sequence[str] | None, label_selector: str
 ) -> list[str]:
-    """Prime `cache` with one LIST per kind (per namespace, or cluster-wide when `namespaces` is None).
-
-    Call before the watches start. A kind that cannot be listed stays unprimed (its misses keep their
-    GET); a kind the API server does not serve (a CRD not installed) has no objects. Returns the kinds
-    left unprimed."""
+    """Prime `cache` with one LIST per kind; call before the watches start. A kind that cannot be listed
+    stays unprimed (its misses keep their GET). Returns the kinds left unprimed."""
     failed = []
     for kind in kinds:
-        keys: list[Key] = []
-        try:
-            for namespace in namespaces if namespaces is not None else [None]:
-                keys += [(kind, ns, name) for ns, name in kube.list_names(kind, namespace, label_selector)]
-        except KubeError as error:
-            if not error.not_found:
-                log.warning("cannot list %s (%s): reading them one by one instead", kind, error)
-                failed.append(kind)
-                continue
-        cache.prime(kind, keys)
+        keys = list_keys(kube, kind, namespaces, label_selector)
+        if keys is None:
+            failed.append(kind)
+        else:
+            cache.prime(kind, keys)
     return failed
 
 
@@ -197,7 +212,7 @@ def _prunable(obj: Mapping[str, Any]) -> bool:
     return True
 
 
-def _slim(obj: Mapping[str, Any]) -> dict[str, Any]:
+def slim(obj: Mapping[str, Any]) -> dict[str, Any]:
     """Drop managedFields: they are large and nothing here reads them (keeps memory flat at scale)."""
     meta = {k: v for k, v in obj.get("metadata", {}).items() if k != "managedFields"}
     return {**obj, "metadata": meta}

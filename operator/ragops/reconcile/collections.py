@@ -2,7 +2,10 @@
 
 Rate-limited per resource generation so an unreachable Qdrant (an operator running outside the
 cluster, a NetworkPolicy) costs one attempt a minute, and a stable answer causes no status writes.
-qdrant-client (about 60 MB of the operator's memory once imported) is loaded only when a Qdrant answers.
+Checks run on their own threads: a reconcile waits for one briefly, then goes on with the last answer
+and is queued again when the check ends, so slow name resolution or a hanging Qdrant never holds the
+reconcile workers. qdrant-client (about 60 MB of the operator's memory once imported) is loaded only
+when a Qdrant answers.
 """
 
 from __future__ import annotations
@@ -11,6 +14,9 @@ import asyncio
 import socket
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from urllib.parse import urlsplit
 
 from ragops.builders import names
@@ -21,27 +27,78 @@ from ragops.reconcile.conditions import Observation
 RETRY_SECONDS = 60.0
 TIMEOUT_SECONDS = 20.0
 CONNECT_SECONDS = 5.0
+WAIT_SECONDS = 0.25  # how long a reconcile waits for a check before going on without it
+CHECK_THREADS = 4
 
 
 class QdrantCollections:
-    """The production CollectionsChecker: talks to the store's client Service."""
+    """The production CollectionsChecker: talks to the store's client Service.
 
-    def __init__(self, retry_seconds: float = RETRY_SECONDS) -> None:
+    `on_late_answer(namespace, name)` is called (from a check thread) when a check ends after its
+    reconcile stopped waiting: the store should be reconciled again to report the answer."""
+
+    def __init__(
+        self,
+        retry_seconds: float = RETRY_SECONDS,
+        wait_seconds: float = WAIT_SECONDS,
+        on_late_answer: Callable[[str, str], None] | None = None,
+    ) -> None:
         self._retry = retry_seconds
+        self._wait = wait_seconds
+        self._on_late_answer = on_late_answer
         self._lock = threading.Lock()
         self._last: dict[tuple[str, int], tuple[float, Observation]] = {}
+        self._running: dict[str, Future[Observation]] = {}  # by resource uid
+        self._late: set[str] = set()
+        self._pool = ThreadPoolExecutor(CHECK_THREADS, thread_name_prefix="collections")
 
-    def __call__(self, resource: Resource[VectorStoreSpec], api_key: str | None, nodes: int) -> Observation:
+    def __call__(self, resource: Resource[VectorStoreSpec], api_key: str | None, nodes: int) -> Observation | None:
+        """The answer, or None while the first check of this generation is still running."""
         key = (resource.uid, resource.generation)
         with self._lock:
             cached = self._last.get(key)
-        if cached and time.monotonic() - cached[0] < self._retry:
-            return cached[1]
-        observation = self._ensure(resource, api_key, nodes)
+            if cached and time.monotonic() - cached[0] < self._retry:
+                return cached[1]
+            future = self._running.get(resource.uid)
+            started = future is None
+            if future is None:
+                future = self._pool.submit(self._ensure, resource, api_key, nodes)
+                self._running[resource.uid] = future
+        if started:
+            future.add_done_callback(lambda done: self._record(resource, key, done))
+        try:
+            future.result(timeout=self._wait)
+        except FutureTimeout:
+            with self._lock:
+                if not future.done():
+                    self._late.add(resource.uid)
+                    # The previous answer stands until the new one comes.
+                    return cached[1] if cached else None
+        except Exception:
+            pass
+        return self._answer(resource, future)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _answer(self, resource: Resource[VectorStoreSpec], done: Future[Observation]) -> Observation:
+        try:
+            return done.result()
+        except Exception as error:  # a bug in a check must not leave the store "checking" forever
+            return self._unreachable(names.qdrant_url(resource.name, resource.namespace), type(error).__name__)
+
+    def _record(self, resource: Resource[VectorStoreSpec], key: tuple[str, int], done: Future[Observation]) -> None:
+        if done.cancelled():
+            return
+        observation = self._answer(resource, done)
         with self._lock:
             self._last = {k: v for k, v in self._last.items() if k[0] != resource.uid}
             self._last[key] = (time.monotonic(), observation)
-        return observation
+            self._running.pop(resource.uid, None)
+            late = resource.uid in self._late
+            self._late.discard(resource.uid)
+        if late and self._on_late_answer is not None:
+            self._on_late_answer(resource.namespace, resource.name)
 
     def _ensure(self, resource: Resource[VectorStoreSpec], api_key: str | None, nodes: int) -> Observation:
         url = names.qdrant_url(resource.name, resource.namespace)

@@ -25,9 +25,9 @@ class OperatorSettings:
 
 
 class CollectionsChecker(Protocol):
-    """Ensures a store's declared collections through Qdrant's API (swappable in tests)."""
+    """Ensures a store's declared collections through Qdrant's API (swappable in tests); None: no answer yet."""
 
-    def __call__(self, resource: Resource[VectorStoreSpec], api_key: str | None, nodes: int) -> Observation: ...
+    def __call__(self, resource: Resource[VectorStoreSpec], api_key: str | None, nodes: int) -> Observation | None: ...
 
 
 @dataclass

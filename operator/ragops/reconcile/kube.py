@@ -115,12 +115,12 @@ class KubeClient:
         result = self._call("GET", KINDS[kind].path(namespace), query=[("labelSelector", label_selector)])
         return list(result.get("items") or [])
 
-    def list_names(self, kind: str, namespace: str | None, label_selector: str) -> list[tuple[str, str]]:
+    def list_names(self, kind: str, namespace: str | None, label_selector: str = "") -> list[tuple[str, str]]:
         """(namespace, name) of every matching object, in pages of metadata only (small, bounded responses)."""
         names: list[tuple[str, str]] = []
         token = ""
         while True:
-            query = [("labelSelector", label_selector), ("limit", str(LIST_PAGE))]
+            query = [("limit", str(LIST_PAGE))] + ([("labelSelector", label_selector)] if label_selector else [])
             if token:
                 query.append(("continue", token))
             page = self._call("GET", KINDS[kind].path(namespace), query=query, accept=METADATA_LIST)

@@ -8,6 +8,7 @@ retries transient failures with backoff and re-checks everything on a timer.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -16,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ragops import GROUP
-from ragops.reconcile.children import ChildCache, controller_uid, key_of, prime
+from ragops.reconcile.children import ChildCache, controller_uid, key_of, list_keys, prime, slim
 from ragops.reconcile.context import Context, Outcome
 from ragops.reconcile.metrics import OperatorMetrics
 from ragops.reconcile.ragpipeline import reconcile_pipeline
@@ -31,6 +32,9 @@ RECONCILERS: dict[str, Callable[[Context, Mapping[str, Any]], Outcome]] = {
 }
 BACKOFF_BASE = 1.0
 BACKOFF_MAX = 300.0
+# After a restart, reconciles wait until the watches have delivered everything listed at startup, or this long
+# (an object deleted between that listing and the watch's own is never delivered).
+LISTING_TIMEOUT = 60.0
 
 
 class Runtime:
@@ -51,6 +55,10 @@ class Runtime:
         self._timers: dict[ResourceKey, asyncio.TimerHandle] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._uids: dict[str, ResourceKey] = {}
+        self._unseen: set[ResourceKey] = set()  # parents listed at startup, not delivered yet
+        self._ready = True  # False while waiting for what was listed at startup
+        self._held: set[ResourceKey] = set()  # enqueued before ready
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- inputs ---------------------------------------------------------------------------------
 
@@ -59,10 +67,16 @@ class Runtime:
 
     def observe_parent(self, event_type: str | None, body: Mapping[str, Any]) -> None:
         key = _resource_key(body)
+        if not self._ready:
+            self._unseen.discard(key)
+            self._open_when_listed()
         if event_type == "DELETED" or body.get("metadata", {}).get("deletionTimestamp"):
             self._forget(key, body)
         else:
-            self.parents[key] = body
+            known = self.parents.get(key)
+            if known is not None and _version(known) == _version(body):
+                return  # delivered again, unchanged
+            self.parents[key] = slim(body)
             self._uids[body["metadata"]["uid"]] = key
             self.enqueue(key)
         self.metrics.managed.labels(kind=key[0]).set(sum(1 for k in self.parents if k[0] == key[0]))
@@ -76,13 +90,28 @@ class Runtime:
         if event_type == "DELETED":
             self.children.remove(key_of(body))
         else:
+            known = self.children.get(key_of(body))
+            if known is not None and _version(known) == _version(body):
+                return  # cached from the apply that made this version: its owner has seen it
             self.children.put(body)
+        if not self._ready:
+            self._open_when_listed()
         self.metrics.children.set(len(self.children))
         owner = self._owner_of(body)
         if owner is not None:
             self.enqueue(owner)
 
+    def wake(self, key: ResourceKey) -> None:
+        """`enqueue` from any thread (a background check that has an answer)."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # closed meanwhile: the operator is stopping
+                loop.call_soon_threadsafe(self.enqueue, key)
+
     def enqueue(self, key: ResourceKey, delay: float = 0.0) -> None:
+        if not self._ready:
+            self._held.add(key)
+            return
         if delay > 0:
             if key in self._timers:
                 self._timers[key].cancel()
@@ -100,16 +129,29 @@ class Runtime:
     # -- lifecycle ------------------------------------------------------------------------------
 
     def prime(self, kinds: Iterable[str], namespaces: Sequence[str] | None, label_selector: str) -> None:
-        """One LIST per child kind before the watches start (see ChildCache); blocking, call in a thread."""
+        """List every resource and child (names only) before the watches start; blocking, call in a thread.
+
+        A miss in the child cache then means "absent" (no GET before creating a child), and reconciles wait
+        until the watches have delivered what the listing found: a restarted operator decides nothing from a
+        half-filled cache (no pipeline finds its store missing, no child is read one by one)."""
         started = time.monotonic()
         unprimed = prime(self.context.kube, self.children, kinds, namespaces, label_selector)
+        for kind in RECONCILERS:
+            keys = list_keys(self.context.kube, kind, namespaces)
+            self._unseen.update(key for key in keys or [] if key not in self.parents)
+        self._ready = not self._unseen and not self.children.unseen()
         log.info(
-            "child cache primed in %.2fs%s",
+            "listed %d resources and %d children in %.2fs%s",
+            len(self._unseen),
+            self.children.unseen(),
             time.monotonic() - started,
-            f" (not for {', '.join(unprimed)})" if unprimed else "",
+            f" (not {', '.join(unprimed)})" if unprimed else "",
         )
 
     def start(self, resync_seconds: float) -> None:
+        self._loop = asyncio.get_running_loop()
+        if not self._ready:
+            asyncio.get_running_loop().call_later(LISTING_TIMEOUT, self._open, f"{LISTING_TIMEOUT:.0f}s passed")
         self._tasks = [asyncio.create_task(self._worker()) for _ in range(self._workers)]
         self._tasks.append(asyncio.create_task(self._resync(resync_seconds)))
 
@@ -120,6 +162,9 @@ class Runtime:
         for timer in self._timers.values():
             timer.cancel()
         self._executor.shutdown(wait=True, cancel_futures=True)
+        close = getattr(self.context.collections, "close", None)
+        if close is not None:
+            close()
 
     async def idle(self) -> None:
         """Wait until nothing is queued or running (tests and benchmarks)."""
@@ -127,6 +172,19 @@ class Runtime:
             await asyncio.sleep(0.05)
 
     # -- internals ------------------------------------------------------------------------------
+
+    def _open_when_listed(self) -> None:
+        if not self._unseen and not self.children.unseen():
+            self._open("the watches delivered everything listed at startup")
+
+    def _open(self, why: str) -> None:
+        if self._ready:
+            return
+        self._ready = True
+        log.info("reconciling %d resources: %s", len(self.parents), why)
+        held, self._held = self._held, set()
+        for key in held:
+            self.enqueue(key)
 
     def _fire_timer(self, key: ResourceKey) -> None:
         self._timers.pop(key, None)
@@ -198,6 +256,10 @@ class Runtime:
 def _resource_key(body: Mapping[str, Any]) -> ResourceKey:
     meta = body["metadata"]
     return body["kind"], meta["namespace"], meta["name"]
+
+
+def _version(body: Mapping[str, Any]) -> str | None:
+    return body.get("metadata", {}).get("resourceVersion")  # type: ignore[no-any-return]
 
 
 def _store_ref(body: Mapping[str, Any]) -> str | None:

@@ -85,7 +85,9 @@ def reconcile_vectorstore(ctx: Context, body: Mapping[str, Any]) -> Outcome:
         notes.append(backup_note)
 
     secret_name, secret_key = api_key_ref(resource)
-    collections = _collections(ctx, resource, qdrant_ready, api_key, secret_name, secret_key, resolved.replicas)
+    collections = _collections(
+        ctx, resource, qdrant_ready, api_key, (secret_name, secret_key), resolved.replicas, previous
+    )
     last_backup = _last_backup(ctx, resource)
     conditions = [
         Observation(
@@ -241,9 +243,9 @@ def _collections(
     resource: Resource[VectorStoreSpec],
     qdrant_ready: bool,
     api_key: str | None,
-    secret_name: str,
-    secret_key: str,
+    secret: tuple[str, str],
     nodes: int,
+    previous: Mapping[str, Any],
 ) -> Observation:
     if not resource.spec.collections and not resource.spec.prune_collections:
         return Observation("CollectionsReady", True, "NoneDeclared", "no collections declared")
@@ -251,10 +253,19 @@ def _collections(
         return Observation("CollectionsReady", None, "WaitingForQdrant", "collections are ensured once Qdrant is ready")
     if api_key is None:
         try:
-            api_key = secret_value(ctx.kube.get("Secret", resource.namespace, secret_name), secret_key)
+            api_key = secret_value(ctx.kube.get("Secret", resource.namespace, secret[0]), secret[1])
         except KubeError as error:
             return Observation("CollectionsReady", None, "SecretUnreadable", str(error))
-    return ctx.collections(resource, api_key, nodes)
+    answer = ctx.collections(resource, api_key, nodes)
+    if answer is not None:
+        return answer
+    # The check is still running: what the status says stands meanwhile (no write for a pending answer).
+    for condition in previous.get("conditions") or []:
+        if condition.get("type") == "CollectionsReady" and condition.get("observedGeneration") == resource.generation:
+            status = condition.get("status")
+            ok = True if status == "True" else False if status == "False" else None
+            return Observation("CollectionsReady", ok, str(condition.get("reason")), str(condition.get("message")))
+    return Observation("CollectionsReady", None, "Checking", "checking the collections through Qdrant's API")
 
 
 def _backup_scheduled(resource: Resource[VectorStoreSpec]) -> Observation:
