@@ -44,8 +44,11 @@ from ragops.render import render_objects  # noqa: E402
 
 CLUSTER = "ragops-bench"
 WORKERS = 8
-# kwok nodes: room for every pod the benchmark asks for (medium stores at the largest N need ~50 nodes' CPU).
-NODES = 60
+# kwok nodes (32 CPUs each): room for every pod the benchmark asks for; medium stacks at N=200 need ~1600 CPUs.
+NODES = 80
+# ClusterIPs: the default service range (/24) holds 254, the benchmark's Services need ~1000.
+SERVICE_CIDR = {"apiVersion": "networking.k8s.io/v1", "kind": "ServiceCIDR", "metadata": {"name": "ragops-bench"},
+                "spec": {"cidrs": ["10.128.0.0/16"]}}
 MANAGED_BY = "app.kubernetes.io/managed-by"
 PART_OF_SELECTOR = "app.kubernetes.io/part-of=ragops"
 # The floor's objects carry another managed-by value: the operator neither watches nor caches them.
@@ -358,10 +361,11 @@ def hack(*args: str, env: dict[str, str] | None = None) -> str:
     return lines[-1] if lines else ""
 
 
-def kubectl(kubeconfig: str, *args: str) -> None:
+def kubectl(kubeconfig: str, *args: str, stdin: str | None = None) -> None:
     bin_dir = subprocess.run(["bash", str(REPO / "hack" / "build-control-plane.sh")], capture_output=True, text=True,
                              check=True).stdout.strip().splitlines()[-1]
-    subprocess.run([f"{bin_dir}/kubectl", "--kubeconfig", kubeconfig, *args], check=True, capture_output=True)
+    subprocess.run([f"{bin_dir}/kubectl", "--kubeconfig", kubeconfig, *args], check=True, capture_output=True,
+                   input=stdin, text=True)
 
 
 def main() -> int:
@@ -385,8 +389,10 @@ def main() -> int:
     rows: list[tuple[str, str, str]] = []
     try:
         kubectl(kubeconfig, "apply", "--server-side", "-f", str(REPO / "crds"))
+        kubectl(kubeconfig, "apply", "-f", "-", stdin=json.dumps(SERVICE_CIDR))
         kubectl(kubeconfig, "wait", "--for=condition=Established", "--timeout=60s", "crd/vectorstores.ragops.dev",
                 "crd/ragpipelines.ragops.dev")
+        kubectl(kubeconfig, "wait", "--for=condition=Ready", "--timeout=60s", "servicecidr/ragops-bench")
         cluster = Cluster(CLUSTER, kubeconfig, Path(hack("audit-log", CLUSTER)),
                           config.new_client_from_config(config_file=kubeconfig))
         run(args, cluster, rows)
