@@ -15,6 +15,8 @@ from ragops.reconcile.kube import KubeError
 log = logging.getLogger(__name__)
 
 WAIT_SECONDS = 30.0
+# Reasons that only say pods are still starting (Qdrant's, the gateway's, or the bound store's).
+ROLLOUT_REASONS = {"ReplicasNotReady", "RollingOut", "VectorStoreNotReady"}
 # The spec field that asks for each optional child kind, named in the condition so the user knows what to change.
 OPTIONAL_KIND_FIELDS = {
     "ServiceMonitor": "spec.monitoring.serviceMonitor",
@@ -126,10 +128,17 @@ def _announce(
     status: ResourceStatus,
     problems: Sequence[Observation],
 ) -> None:
+    """An Event when the phase changes: Normal on Ready, Warning for a problem someone should look at.
+
+    Pods still starting are not one: a resource that is only waiting for its own rollout (or its store's)
+    enters Progressing without a Warning, so a normal create posts one Event, `Ready`."""
     before = previous.get("phase")
     if before == status.phase.value:
         return
     if status.phase == Phase.READY:
         ctx.kube.event(dict(body), "Normal", "Ready", f"{body['kind']} is ready")
-    elif problems:
-        ctx.kube.event(dict(body), "Warning", problems[0].reason, f"{problems[0].type}: {problems[0].message}")
+        return
+    rollout_only = status.phase == Phase.PROGRESSING
+    notable = [p for p in problems if not (rollout_only and p.reason in ROLLOUT_REASONS)]
+    if notable:
+        ctx.kube.event(dict(body), "Warning", notable[0].reason, f"{notable[0].type}: {notable[0].message}")
