@@ -294,7 +294,7 @@ def run(args: argparse.Namespace, cluster: Cluster, rows: list[tuple[str, str, s
         for n in sizes:
             floor = bench.floor(n)
             namespace = bench.namespace(f"scale-{n}")
-            requests = operator.requests()
+            requests, passes, cpu = operator.requests(), operator.reconciles(), operator.cpu_seconds()
             start = time.monotonic()
             bench.create_parents(namespace, range(n))
             converge = bench.until_children(namespace, n * CHILDREN_PER_STACK, start)
@@ -303,8 +303,9 @@ def run(args: argparse.Namespace, cluster: Cluster, rows: list[tuple[str, str, s
             rows.append((f"scale N={n}: all {n * CHILDREN_PER_STACK} children exist / floor (bare client, "
                          f"{WORKERS} concurrent)", f"{converge:.1f} s / {floor:.1f} s = {converge / floor:.2f}x",
                          "<= 1.5x at 200" if n == sizes[-1] else ""))
-            rows.append((f"scale N={n}: all Ready; operator API requests until then", f"{ready:.1f} s; "
-                         f"{requests_text(requests, operator.requests())}", ""))
+            rows.append((f"scale N={n}: all Ready; until then: operator API requests, reconciles, CPU",
+                         f"{ready:.1f} s; {requests_text(requests, operator.requests())}; "
+                         f"{operator.reconciles() - passes:.0f}; {operator.cpu_seconds() - cpu:.1f} s", ""))
             rows.append((f"memory: operator peak RSS after N={n}", f"{operator.rss_mb():.0f} MB",
                          "< 150 MB at 200" if n == sizes[-1] else ""))
 

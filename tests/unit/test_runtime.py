@@ -121,11 +121,15 @@ async def test_the_watch_event_of_an_applied_child_does_not_reconcile_its_owner_
     await converge(runtime)
     assert reconciles(runtime) == passes
 
-    changed = {**children[0], "metadata": {**children[0]["metadata"], "resourceVersion": "changed"}}
-    runtime.observe_child("MODIFIED", changed)  # someone else's edit
+    config = next(obj for obj in children if obj["kind"] == "ConfigMap")
+    edited = {**config, "data": {"edited": "by someone"}}
+    edited["metadata"] = {**config["metadata"], "resourceVersion": "edited"}
+    kube.objects[("ConfigMap", "search", config["metadata"]["name"])] = edited
+    runtime.observe_child("MODIFIED", edited)  # someone else's edit
     await converge(runtime)
     await runtime.stop()
     assert reconciles(runtime) == passes + 1
+    assert kube.objects[("ConfigMap", "search", config["metadata"]["name"])]["data"] == config["data"]
 
 
 class SlowQdrant(collections_module.QdrantCollections):
@@ -183,3 +187,40 @@ def test_while_a_check_runs_the_store_keeps_the_collections_condition_it_has() -
     assert kube.writes() == []
     condition = next(c for c in kube.body(*STORE)["status"]["conditions"] if c["type"] == "CollectionsReady")
     assert condition["reason"] == "QdrantUnreachable"
+
+
+async def test_only_changes_a_reconcile_reads_queue_another_pass() -> None:
+    kube = FakeKube()
+    kube.add(store())
+    kube.add(pipeline())
+    runtime = runtime_for(kube)
+    runtime.start(resync_seconds=3600)
+    runtime.observe_parent(None, kube.body(*STORE))
+    runtime.observe_parent(None, kube.body(*PIPELINE))
+    await converge(runtime)
+    # The status each pass wrote comes back as a watch event of its resource: not a reason for another pass.
+    runtime.observe_parent("MODIFIED", kube.body(*PIPELINE))
+    await converge(runtime)
+    passes = reconciles(runtime)
+
+    def modified(kind: str, name: str, **changes: Any) -> None:
+        obj = kube.body(kind, "search", name)
+        kube.objects[(kind, "search", name)] = obj = {**obj, **changes}
+        obj["metadata"] = {**obj["metadata"], "resourceVersion": f"{obj['metadata']['resourceVersion']}+"}
+        runtime.observe_child("MODIFIED", obj)
+
+    modified("HorizontalPodAutoscaler", "bot-gateway", status={"currentReplicas": 1, "desiredReplicas": 1})
+    modified("Deployment", "bot-gateway", status={"replicas": 1, "unavailableReplicas": 1})  # nothing ready yet
+    await converge(runtime)
+    assert reconciles(runtime) == passes
+
+    modified("Deployment", "bot-gateway", status={"observedGeneration": 1, "replicas": 1, "readyReplicas": 1})
+    await converge(runtime)
+    assert reconciles(runtime) == passes + 1
+
+    hpa = kube.body("HorizontalPodAutoscaler", "search", "bot-gateway")
+    modified("HorizontalPodAutoscaler", "bot-gateway", spec={**hpa["spec"], "maxReplicas": 9})  # someone's edit
+    await converge(runtime)
+    await runtime.stop()
+    assert reconciles(runtime) == passes + 2
+    assert kube.objects[("HorizontalPodAutoscaler", "search", "bot-gateway")]["spec"]["maxReplicas"] == 3  # reverted

@@ -78,7 +78,8 @@ class Runtime:
                 return  # delivered again, unchanged
             self.parents[key] = slim(body)
             self._uids[body["metadata"]["uid"]] = key
-            self.enqueue(key)
+            if known is None or _beyond_status(known, body):
+                self.enqueue(key)  # not for the status the last pass wrote: nothing to do about it
         self.metrics.managed.labels(kind=key[0]).set(sum(1 for k in self.parents if k[0] == key[0]))
         if key[0] == "VectorStore":
             # Pipelines bound to this store wait for it, or follow its readiness and API-key Secret.
@@ -87,10 +88,10 @@ class Runtime:
                     self.enqueue(other)
 
     def observe_child(self, event_type: str | None, body: Mapping[str, Any]) -> None:
+        known = self.children.get(key_of(body))
         if event_type == "DELETED":
             self.children.remove(key_of(body))
         else:
-            known = self.children.get(key_of(body))
             if known is not None and _version(known) == _version(body):
                 return  # cached from the apply that made this version: its owner has seen it
             self.children.put(body)
@@ -98,7 +99,7 @@ class Runtime:
             self._open_when_listed()
         self.metrics.children.set(len(self.children))
         owner = self._owner_of(body)
-        if owner is not None:
+        if owner is not None and (known is None or event_type == "DELETED" or _matters(known, body)):
             self.enqueue(owner)
 
     def wake(self, key: ResourceKey) -> None:
@@ -256,6 +257,36 @@ class Runtime:
 def _resource_key(body: Mapping[str, Any]) -> ResourceKey:
     meta = body["metadata"]
     return body["kind"], meta["namespace"], meta["name"]
+
+
+def _beyond_status(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """Whether anything but status (and the version bookkeeping) differs."""
+    ignored = ("resourceVersion", "managedFields")
+    old_meta = {k: v for k, v in old.get("metadata", {}).items() if k not in ignored}
+    new_meta = {k: v for k, v in new.get("metadata", {}).items() if k not in ignored}
+    if old_meta != new_meta:
+        return True
+    keys = (set(old) | set(new)) - {"metadata", "status"}
+    return any(old.get(k) != new.get(k) for k in keys)
+
+
+def _readiness(obj: Mapping[str, Any]) -> Any:
+    """The part of a child's status a reconcile reads (vectorstore._qdrant_ready, ragpipeline._deployment_ready,
+    jobs.job_result); other status changes (an HPA's metrics, a rollout's intermediate counts) change nothing."""
+    status = obj.get("status") or {}
+    kind = obj.get("kind")
+    if kind in ("StatefulSet", "Deployment"):
+        available = [c.get("status") for c in status.get("conditions") or [] if c.get("type") == "Available"]
+        fields = ("observedGeneration", "readyReplicas", "updatedReplicas")
+        return tuple(status.get(f) for f in fields), available
+    if kind == "Job":
+        return status.get("conditions"), status.get("completionTime")
+    return None
+
+
+def _matters(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """Whether a child's change can change its owner's reconcile."""
+    return _beyond_status(old, new) or _readiness(old) != _readiness(new)
 
 
 def _version(body: Mapping[str, Any]) -> str | None:
