@@ -21,3 +21,9 @@ def test_no_change_detecting_handlers_so_kopf_needs_no_diff_base() -> None:
     assert isinstance(settings.persistence.diffbase_storage, EventsOnlyDiffBase)
     body = kopf.Body({"metadata": {"name": "x", "managedFields": [{"manager": "m"}]}, "spec": {"a": 1}})
     assert settings.persistence.diffbase_storage.build(body=body) == {}
+
+
+def test_namespace_patterns_are_recognised() -> None:
+    from ragops.handlers import _is_pattern
+
+    assert [_is_pattern(ns) for ns in ("team-*", "!kube-system", "a,b", "default")] == [True, True, True, False]

@@ -76,10 +76,11 @@ def build_registry(
         memo["runtime"] = runtime
         if metrics_port:
             start_http_server(metrics_port, registry=runtime.metrics.registry)
-        # Startup handlers finish before kopf starts watching: list everything once, before any event.
-        scope = None if namespaces is None or any(_is_pattern(ns) for ns in namespaces) else list(namespaces)
-        selector = ",".join(f"{k}={v}" for k, v in MANAGED.items())
-        await asyncio.get_running_loop().run_in_executor(None, runtime.prime, CHILD_KINDS, scope, selector)
+        # Startup handlers finish before kopf starts watching: list everything once, before any event. Not
+        # with namespace patterns: what kopf will watch is not known here (misses then read one by one).
+        if namespaces is None or not any(_is_pattern(ns) for ns in namespaces):
+            selector = ",".join(f"{k}={v}" for k, v in MANAGED.items())
+            await asyncio.get_running_loop().run_in_executor(None, runtime.prime, CHILD_KINDS, namespaces, selector)
         runtime.start(resync_seconds=runtime.context.settings.resync_seconds)
 
     @kopf.on.cleanup(registry=registry)
@@ -104,7 +105,7 @@ def build_registry(
 
 
 def _is_pattern(namespace: str) -> bool:
-    """kopf accepts globs, negations and lists as namespaces; those are primed cluster-wide."""
+    """kopf accepts globs, negations and lists as namespaces."""
     return any(c in namespace for c in "*?[!,")
 
 
