@@ -15,11 +15,12 @@ def spec(**fields: Any) -> CollectionSpec:
     return CollectionSpec.model_validate({"name": "manuals", "vectorSize": 4, **fields})
 
 
-def live(shards: int | None = 3, replication: int | None = 2, **vectors: Any) -> models.CollectionParams:
+def live(shards: int | None = 3, replication: int | None = 2, **vectors: Any) -> dict[str, Any]:
+    """`config.params` as Qdrant's REST API serves it: qdrant-client's model, dumped to JSON."""
     params = {"size": 4, "distance": "Cosine", **vectors}
     return models.CollectionParams(
         vectors=models.VectorParams(**params), shard_number=shards, replication_factor=replication
-    )
+    ).model_dump(mode="json", exclude_none=True)
 
 
 def test_single_node_leaves_sharding_to_qdrant_unless_explicit() -> None:
@@ -65,4 +66,4 @@ def test_on_disk_change_is_live_and_unset_means_false() -> None:
 
 def test_unnamed_vector_in_a_map_is_understood() -> None:
     params = models.CollectionParams(vectors={"": models.VectorParams(size=4, distance=models.Distance.COSINE)})
-    assert plan_update(spec(), params, 1).mismatches == []
+    assert plan_update(spec(), params.model_dump(mode="json", exclude_none=True), 1).mismatches == []

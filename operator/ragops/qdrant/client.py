@@ -1,4 +1,4 @@
-"""How the operator opens a Qdrant client."""
+"""How the gateway opens a qdrant-client (the operator itself uses ragops.qdrant.rest, without qdrant-client)."""
 
 from __future__ import annotations
 

@@ -1,11 +1,9 @@
 """Ensure the declared collections exist in Qdrant with the declared configuration.
 
 Called by the operator on every reconcile of a Ready store, so a pass over collections that are already in
-sync only reads (one list plus one read per declared collection) and writes nothing.
-
-qdrant-client's local mode (`:memory:`) keeps vector size, distance and on_disk but neither records
-shard_number/replication_factor (it reports None, which is never compared) nor applies vector diffs on
-update: only the create/report/prune logic can be exercised there.
+sync only reads (one list plus one read per declared collection) and writes nothing. It talks to Qdrant
+through `CollectionsApi`, in Qdrant's REST JSON: the operator's implementation is `ragops.qdrant.rest`
+(httpx only; qdrant-client's models would cost the operator about 50 MB).
 """
 
 from __future__ import annotations
@@ -13,18 +11,39 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-from qdrant_client import AsyncQdrantClient, models
-from qdrant_client.http.exceptions import UnexpectedResponse
+from typing import Any, Protocol
 
 from ragops.models.vectorstore import CollectionSpec
-from ragops.qdrant.plan import DEFAULT_VECTOR, Update, create_params, plan_update
+from ragops.qdrant.plan import Update, create_params, plan_update
 
 log = logging.getLogger(__name__)
 
 READY = "CollectionsReady"
 IMMUTABLE = "CollectionImmutableField"
 REJECTED = "CollectionRejected"
+
+
+class QdrantRefused(Exception):
+    """Qdrant answered a request with a 4xx: the request, not Qdrant's availability, is the problem."""
+
+    def __init__(self, status: int, message: str) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+class CollectionsApi(Protocol):
+    """The collection calls of Qdrant's REST API. Refusals (4xx) raise QdrantRefused; anything else that
+    goes wrong (connection, timeout, 5xx) raises whatever the transport raises."""
+
+    async def names(self) -> set[str]: ...
+
+    async def params(self, name: str) -> dict[str, Any]: ...  # `config.params` of GET /collections/{name}
+
+    async def create(self, name: str, body: dict[str, Any]) -> None: ...  # PUT /collections/{name}
+
+    async def update(self, name: str, body: dict[str, Any]) -> None: ...  # PATCH /collections/{name}
+
+    async def delete(self, name: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -38,7 +57,7 @@ class CollectionsReport:
 
 
 async def ensure_collections(
-    client: AsyncQdrantClient, desired: Sequence[CollectionSpec], *, nodes: int, prune: bool
+    api: CollectionsApi, desired: Sequence[CollectionSpec], *, nodes: int, prune: bool
 ) -> CollectionsReport:
     """Create missing collections, apply live-changeable settings, report the rest; prune only if asked.
 
@@ -46,24 +65,23 @@ async def ensure_collections(
     (4xx, e.g. an invalid parameter) becomes a not-ready report naming the collection, and the other
     collections are still handled.
     """
-    live = {c.name for c in (await client.get_collections()).collections}
+    live = await api.names()
     immutable: list[str] = []
     rejected: list[str] = []
     for spec in desired:
         try:
             if spec.name in live:
-                immutable += await _update(client, spec, nodes)
+                immutable += await _update(api, spec, nodes)
             else:
-                await _create(client, spec, nodes)
+                log.info("creating collection %s", spec.name)
+                await api.create(spec.name, create_params(spec, nodes).body())
                 live.add(spec.name)
-        except UnexpectedResponse as error:
-            if (error.status_code or 500) >= 500:
-                raise
-            rejected.append(f"collection {spec.name}: Qdrant refused the change ({_reason(error)})")
+        except QdrantRefused as error:
+            rejected.append(f"collection {spec.name}: Qdrant refused the change ({error})")
     if prune:
         for name in sorted(live - {spec.name for spec in desired}):
             log.info("deleting collection %s: no longer declared and pruneCollections is on", name)
-            await client.delete_collection(name)
+            await api.delete(name)
             live.discard(name)
     present = sorted(live)
     # Messages are deterministic (sorted, no timestamps) so an unchanged situation never rewrites status.
@@ -75,32 +93,12 @@ async def ensure_collections(
     return CollectionsReport(True, READY, f"collections in sync: {declared}", present)
 
 
-async def _create(client: AsyncQdrantClient, spec: CollectionSpec, nodes: int) -> None:
-    params = create_params(spec, nodes)
-    log.info("creating collection %s", spec.name)
-    await client.create_collection(
-        spec.name,
-        vectors_config=params.vectors,
-        shard_number=params.shard_number,
-        replication_factor=params.replication_factor,
-    )
-
-
-async def _update(client: AsyncQdrantClient, spec: CollectionSpec, nodes: int) -> list[str]:
+async def _update(api: CollectionsApi, spec: CollectionSpec, nodes: int) -> list[str]:
     """Apply what can change live; return descriptions of what cannot."""
-    info = await client.get_collection(spec.name)
-    plan = plan_update(spec, info.config.params, nodes)
+    plan = plan_update(spec, await api.params(spec.name), nodes)
     if plan.needed:
         log.info("updating collection %s: %s", spec.name, _changes(plan))
-        await client.update_collection(
-            spec.name,
-            vectors_config={DEFAULT_VECTOR: models.VectorParamsDiff(on_disk=plan.on_disk)}
-            if plan.on_disk is not None
-            else None,
-            collection_params=models.CollectionParamsDiff(replication_factor=plan.replication_factor)
-            if plan.replication_factor is not None
-            else None,
-        )
+        await api.update(spec.name, plan.body())
     return [mismatch.describe() for mismatch in plan.mismatches]
 
 
@@ -111,15 +109,3 @@ def _changes(plan: Update) -> str:
     if plan.replication_factor is not None:
         changes.append(f"replicationFactor -> {plan.replication_factor}")
     return ", ".join(changes)
-
-
-def _reason(error: UnexpectedResponse) -> str:
-    # Qdrant's error body is {"status": {"error": "..."}}; fall back to the HTTP status line.
-    try:
-        body = error.structured()
-        status = body.get("status")
-        if isinstance(status, dict) and status.get("error"):
-            return str(status["error"])
-    except Exception:  # a non-JSON body: the status line says enough
-        pass
-    return f"HTTP {error.status_code} {error.reason_phrase}"

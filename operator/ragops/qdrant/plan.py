@@ -1,13 +1,15 @@
 """Pure comparison of a declared collection with the one Qdrant holds: what to create, update, or report.
 
-Kept free of I/O so every rule (defaults, what is mutable, what is ignored) is testable on its own.
+Kept free of I/O so every rule (defaults, what is mutable, what is ignored) is testable on its own. It speaks
+Qdrant's REST JSON (the bodies of PUT/PATCH /collections/{name}, the `config.params` of GET) rather than
+qdrant-client's models: importing those costs the operator about 50 MB.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-
-from qdrant_client.http import models
+from typing import Any
 
 from ragops.models.vectorstore import CollectionSpec
 
@@ -17,11 +19,22 @@ DEFAULT_VECTOR = ""
 
 @dataclass(frozen=True)
 class CreateParams:
-    """Arguments of `create_collection` for a declared collection."""
+    """A declared collection as Qdrant creates it."""
 
-    vectors: models.VectorParams
+    size: int
+    distance: str
+    on_disk: bool
     shard_number: int | None
     replication_factor: int | None
+
+    def body(self) -> dict[str, Any]:
+        """The body of `PUT /collections/{name}`; unset counts are left to Qdrant."""
+        body: dict[str, Any] = {"vectors": {"size": self.size, "distance": self.distance, "on_disk": self.on_disk}}
+        if self.shard_number is not None:
+            body["shard_number"] = self.shard_number
+        if self.replication_factor is not None:
+            body["replication_factor"] = self.replication_factor
+        return body
 
 
 @dataclass(frozen=True)
@@ -53,6 +66,15 @@ class Update:
     def needed(self) -> bool:
         return self.on_disk is not None or self.replication_factor is not None
 
+    def body(self) -> dict[str, Any]:
+        """The body of `PATCH /collections/{name}`."""
+        body: dict[str, Any] = {}
+        if self.on_disk is not None:
+            body["vectors"] = {DEFAULT_VECTOR: {"on_disk": self.on_disk}}
+        if self.replication_factor is not None:
+            body["params"] = {"replication_factor": self.replication_factor}
+        return body
+
 
 def default_shards(nodes: int) -> int | None:
     """One shard per node in distributed mode; a single node keeps Qdrant's own default."""
@@ -66,9 +88,9 @@ def default_replication(nodes: int) -> int | None:
 
 def create_params(spec: CollectionSpec, nodes: int) -> CreateParams:
     return CreateParams(
-        vectors=models.VectorParams(
-            size=spec.vector_size, distance=models.Distance(spec.distance.value), on_disk=spec.on_disk
-        ),
+        size=spec.vector_size,
+        distance=spec.distance.value,
+        on_disk=spec.on_disk,
         # An explicit shard count is honoured even on one node (local shards still parallelise work).
         shard_number=spec.shard_number or default_shards(nodes),
         # A single-node Qdrant is not in cluster mode: there is no other node to hold a copy.
@@ -76,40 +98,43 @@ def create_params(spec: CollectionSpec, nodes: int) -> CreateParams:
     )
 
 
-def plan_update(spec: CollectionSpec, live: models.CollectionParams, nodes: int) -> Update:
-    """Compare a declared collection with Qdrant's params of the existing one."""
-    vectors = _default_vector(live.vectors)
+def plan_update(spec: CollectionSpec, live: Mapping[str, Any], nodes: int) -> Update:
+    """Compare a declared collection with `live`, the `config.params` Qdrant reports for the existing one."""
+    vectors = _default_vector(live.get("vectors"))
     if vectors is None:
-        names = sorted(live.vectors) if isinstance(live.vectors, dict) else []
+        named = live.get("vectors")
+        names = sorted(named) if isinstance(named, Mapping) else []
         return Update(mismatches=[Mismatch(spec.name, "vectors", f"named vectors {names}", "a single unnamed vector")])
     mismatches = []
-    if vectors.size != spec.vector_size:
-        mismatches.append(Mismatch(spec.name, "vectorSize", vectors.size, spec.vector_size))
-    if _value(vectors.distance) != spec.distance.value:
-        mismatches.append(Mismatch(spec.name, "distance", _value(vectors.distance), spec.distance.value))
-    on_disk = spec.on_disk if bool(vectors.on_disk) != spec.on_disk else None
+    if vectors.get("size") != spec.vector_size:
+        mismatches.append(Mismatch(spec.name, "vectorSize", vectors.get("size"), spec.vector_size))
+    if vectors.get("distance") != spec.distance.value:
+        mismatches.append(Mismatch(spec.name, "distance", vectors.get("distance"), spec.distance.value))
+    on_disk = spec.on_disk if bool(vectors.get("on_disk")) != spec.on_disk else None
     # The shard count default (one per node) applies at creation only: a store that later grows must not
-    # turn its existing collections into mismatches. An explicit shardNumber is compared. None from Qdrant
+    # turn its existing collections into mismatches. An explicit shardNumber is compared. A missing count
     # (qdrant-client's local mode) means "not reported": nothing to compare.
-    if spec.shard_number is not None and live.shard_number is not None and live.shard_number != spec.shard_number:
-        mismatches.append(Mismatch(spec.name, "shardNumber", live.shard_number, spec.shard_number))
+    live_shards = live.get("shard_number")
+    if spec.shard_number is not None and live_shards is not None and live_shards != spec.shard_number:
+        mismatches.append(Mismatch(spec.name, "shardNumber", live_shards, spec.shard_number))
     replication = None
     if nodes > 1:
         # The replication default is part of the declared state (the field's documented default), so it is
         # kept in sync like an explicit value.
         wanted = spec.replication_factor or default_replication(nodes)
-        if live.replication_factor is not None and live.replication_factor != wanted:
+        live_replication = live.get("replication_factor")
+        if live_replication is not None and live_replication != wanted:
             replication = wanted
     return Update(on_disk=on_disk, replication_factor=replication, mismatches=mismatches)
 
 
-def _default_vector(vectors: models.VectorParams | dict[str, models.VectorParams] | None) -> models.VectorParams | None:
-    if isinstance(vectors, models.VectorParams):
+def _default_vector(vectors: Any) -> Mapping[str, Any] | None:
+    """The single unnamed vector's params: `{"size": ...}` itself, or `{"": {"size": ...}}`."""
+    if not isinstance(vectors, Mapping):
+        return None
+    if "size" in vectors:
         return vectors
-    if isinstance(vectors, dict) and set(vectors) == {DEFAULT_VECTOR}:
-        return vectors[DEFAULT_VECTOR]
+    unnamed = vectors.get(DEFAULT_VECTOR)
+    if set(vectors) == {DEFAULT_VECTOR} and isinstance(unnamed, Mapping):
+        return unnamed
     return None
-
-
-def _value(distance: models.Distance | str) -> str:
-    return distance.value if isinstance(distance, models.Distance) else str(distance)

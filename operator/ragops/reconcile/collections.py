@@ -4,8 +4,8 @@ Rate-limited per resource generation so an unreachable Qdrant (an operator runni
 cluster, a NetworkPolicy) costs one attempt a minute, and a stable answer causes no status writes.
 Checks run on their own threads: a reconcile waits for one briefly, then goes on with the last answer
 and is queued again when the check ends, so slow name resolution or a hanging Qdrant never holds the
-reconcile workers. qdrant-client (about 60 MB of the operator's memory once imported) is loaded only
-when a Qdrant answers.
+reconcile workers. Qdrant is reached over its REST API with httpx (ragops.qdrant.rest), not qdrant-client,
+whose models alone would add about 50 MB to the operator; nothing is imported until a Qdrant answers.
 """
 
 from __future__ import annotations
@@ -107,19 +107,19 @@ class QdrantCollections:
             return self._unreachable(url, refused)
 
         async def run() -> Observation:
-            from ragops.qdrant.client import connect
             from ragops.qdrant.collections import ensure_collections
+            from ragops.qdrant.rest import QdrantRest
 
-            client = connect(url, api_key, timeout=TIMEOUT_SECONDS)
+            api = QdrantRest(url, api_key, timeout=TIMEOUT_SECONDS)
             try:
                 report = await asyncio.wait_for(
                     ensure_collections(
-                        client, resource.spec.collections, nodes=nodes, prune=resource.spec.prune_collections
+                        api, resource.spec.collections, nodes=nodes, prune=resource.spec.prune_collections
                     ),
                     TIMEOUT_SECONDS,
                 )
             finally:
-                await client.close()
+                await api.close()
             return Observation("CollectionsReady", report.ready, report.reason, report.message)
 
         try:
