@@ -45,16 +45,21 @@ async def converge(runtime: Runtime) -> None:
     await runtime.idle()
 
 
-async def existing_stack(kube: FakeKube) -> None:
-    """What an earlier operator process left: the resources and all their children."""
+async def converged_stack(kube: FakeKube) -> Runtime:
+    """A running runtime that has created the sample stack's resources and all their children."""
     kube.add(store())
     kube.add(pipeline())
-    first = runtime_for(kube)
-    first.start(resync_seconds=3600)
-    first.observe_parent(None, kube.body(*STORE))
-    first.observe_parent(None, kube.body(*PIPELINE))
-    await converge(first)
-    await first.stop()
+    runtime = runtime_for(kube)
+    runtime.start(resync_seconds=3600)
+    runtime.observe_parent(None, kube.body(*STORE))
+    runtime.observe_parent(None, kube.body(*PIPELINE))
+    await converge(runtime)
+    return runtime
+
+
+async def existing_stack(kube: FakeKube) -> None:
+    """What an earlier operator process left: the resources and all their children."""
+    await (await converged_stack(kube)).stop()
 
 
 async def test_a_restarted_operator_reconciles_only_once_the_watches_delivered_what_it_listed() -> None:
@@ -191,13 +196,7 @@ def test_while_a_check_runs_the_store_keeps_the_collections_condition_it_has() -
 
 async def test_only_changes_a_reconcile_reads_queue_another_pass() -> None:
     kube = FakeKube()
-    kube.add(store())
-    kube.add(pipeline())
-    runtime = runtime_for(kube)
-    runtime.start(resync_seconds=3600)
-    runtime.observe_parent(None, kube.body(*STORE))
-    runtime.observe_parent(None, kube.body(*PIPELINE))
-    await converge(runtime)
+    runtime = await converged_stack(kube)
     # The status each pass wrote comes back as a watch event of its resource: not a reason for another pass.
     runtime.observe_parent("MODIFIED", kube.body(*PIPELINE))
     await converge(runtime)
