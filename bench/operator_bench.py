@@ -36,7 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from kubernetes import client, config  # noqa: E402
-from tests.integration.cluster import Cluster, Operator, wait_for  # noqa: E402
+from tests.integration.cluster import Cluster, Operator, kubectl_binary, wait_for  # noqa: E402
 
 from ragops.reconcile.context import OperatorSettings  # noqa: E402
 from ragops.reconcile.kube import KINDS, KubeClient, load_api_client  # noqa: E402
@@ -380,9 +380,7 @@ def hack(*args: str, env: dict[str, str] | None = None) -> str:
 
 
 def kubectl(kubeconfig: str, *args: str, stdin: str | None = None) -> None:
-    bin_dir = subprocess.run(["bash", str(REPO / "hack" / "build-control-plane.sh")], capture_output=True, text=True,
-                             check=True).stdout.strip().splitlines()[-1]
-    subprocess.run([f"{bin_dir}/kubectl", "--kubeconfig", kubeconfig, *args], check=True, capture_output=True,
+    subprocess.run([kubectl_binary(), "--kubeconfig", kubeconfig, *args], check=True, capture_output=True,
                    input=stdin, text=True)
 
 

@@ -70,21 +70,10 @@ class Settings:
 
 
 def tool(name: str) -> str:
-    """A CLI: $HELM / $KUBECTL, else the pinned build in the cache (hack/build-control-plane.sh), else PATH."""
-    explicit = os.environ.get(name.upper())
-    if explicit:
-        return explicit
-    pins = dict(
-        line.split("=", 1) for line in (REPO / "hack" / "versions.env").read_text().splitlines() if "=" in line
-    )
-    cache_home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    cache = Path(os.environ.get("RAGOPS_CACHE") or cache_home / "ragops")
-    cached = cache / f"k8s-{pins['KUBERNETES_VERSION']}" / "bin" / name
-    if cached.is_file():
-        return str(cached)
-    found = shutil.which(name)
+    """A CLI: $HELM / $KUBECTL (hack/e2e.sh points them at the pinned local build), else the one on PATH."""
+    found = os.environ.get(name.upper()) or shutil.which(name)
     if not found:
-        raise RuntimeError(f"{name} not found: set ${name.upper()}, put it on PATH or run hack/build-control-plane.sh")
+        raise RuntimeError(f"{name} not found: set ${name.upper()} or put it on PATH")
     return found
 
 

@@ -43,6 +43,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def kubectl_binary() -> str:
+    """The kubectl built with the local control plane (hack/build-control-plane.sh prints its bin dir last)."""
+    out = subprocess.run(["bash", str(REPO / "hack" / "build-control-plane.sh")], capture_output=True, text=True,
+                         check=True)
+    return f"{out.stdout.strip().splitlines()[-1]}/kubectl"
+
+
 def terminate(process: subprocess.Popen[bytes] | None, grace: float = 15.0) -> None:
     """SIGTERM, then SIGKILL if it has not exited within `grace` seconds."""
     if process and process.poll() is None:
@@ -170,11 +177,13 @@ class Operator:
         self.process.kill()
         self.process.wait()
 
-    def reconciles(self) -> float:
-        """Total reconcile passes so far, from the operator's own metrics."""
-        text = self._scrape()
+    def reconciles(self, result: str | None = None) -> float:
+        """Reconcile passes so far (only those that ended in `result`: ok, waiting, invalid, error), from the
+        operator's own metrics."""
         return sum(
-            float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("ragops_reconcile_total{")
+            float(line.rsplit(" ", 1)[1])
+            for line in self._scrape().splitlines()
+            if line.startswith("ragops_reconcile_total{") and (result is None or f'result="{result}"' in line)
         )
 
     def log(self) -> str:

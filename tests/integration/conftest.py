@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from kubernetes import client, config
 
-from tests.integration.cluster import REPO, Cluster, Operator
+from tests.integration.cluster import REPO, Cluster, Operator, kubectl_binary
 
 CLUSTER_NAME = os.environ.get("RAGOPS_TEST_CLUSTER", "ragops-test")
 
@@ -32,7 +32,7 @@ def cluster() -> Iterator[Cluster]:
     audit_log = Path(_hack("audit-log", CLUSTER_NAME))
     subprocess.run(
         [
-            _kubectl(),
+            kubectl_binary(),
             "--kubeconfig",
             kubeconfig,
             "apply",
@@ -47,7 +47,7 @@ def cluster() -> Iterator[Cluster]:
     for crd in ("vectorstores.ragops.dev", "ragpipelines.ragops.dev"):
         subprocess.run(
             [
-                _kubectl(),
+                kubectl_binary(),
                 "--kubeconfig",
                 kubeconfig,
                 "wait",
@@ -63,17 +63,6 @@ def cluster() -> Iterator[Cluster]:
     api.close()
     if not os.environ.get("RAGOPS_KEEP_CLUSTER"):
         _hack("down", CLUSTER_NAME)
-
-
-def _kubectl() -> str:
-    bin_dir = (
-        subprocess.run(
-            ["bash", str(REPO / "hack" / "build-control-plane.sh")], capture_output=True, text=True, check=True
-        )
-        .stdout.strip()
-        .splitlines()[-1]
-    )
-    return f"{bin_dir}/kubectl"
 
 
 @pytest.fixture

@@ -8,8 +8,7 @@ from collections.abc import Iterator
 import pytest
 from kubernetes import client
 
-from tests.integration.cluster import REPO, Cluster, Operator, wait_for
-from tests.integration.conftest import _kubectl
+from tests.integration.cluster import REPO, Cluster, Operator, kubectl_binary, wait_for
 from tests.integration.manifests import ragpipeline, vectorstore
 
 pytestmark = pytest.mark.integration
@@ -18,18 +17,9 @@ pytestmark = pytest.mark.integration
 MONITORING_CRDS = REPO / "e2e" / "fixtures" / "monitoring-crds.yaml"
 
 
-def _errors(operator: Operator) -> float:
-    """Reconcile passes that ended in a retried error, from the operator's metrics."""
-    return sum(
-        float(line.rsplit(" ", 1)[1])
-        for line in operator._scrape().splitlines()
-        if line.startswith("ragops_reconcile_total{") and 'result="error"' in line
-    )
-
-
 @pytest.fixture
 def without_prometheus_operator(cluster: Cluster) -> Iterator[None]:
-    kubectl = [_kubectl(), "--kubeconfig", cluster.kubeconfig]
+    kubectl = [kubectl_binary(), "--kubeconfig", cluster.kubeconfig]
     subprocess.run([*kubectl, "delete", "--ignore-not-found", "-f", str(MONITORING_CRDS)], check=True,
                    capture_output=True)
     yield
@@ -64,11 +54,11 @@ def test_monitoring_without_the_prometheus_operator_is_reported_then_created_onc
     # Everything else exists; the missing kinds are not retried in a loop (only the timer looks again).
     cluster.apps.read_namespaced_stateful_set("docs-qdrant", namespace)
     cluster.apps.read_namespaced_deployment("bot-gateway", namespace)
-    assert _errors(operator) == 0
+    assert operator.reconciles("error") == 0
     events = cluster.core.list_namespaced_event(namespace).items
     assert any(e.reason == "KindNotServed" for e in events), [e.reason for e in events]
 
-    subprocess.run([_kubectl(), "--kubeconfig", cluster.kubeconfig, "apply", "--server-side", "-f",
+    subprocess.run([kubectl_binary(), "--kubeconfig", cluster.kubeconfig, "apply", "--server-side", "-f",
                     str(MONITORING_CRDS)], check=True, capture_output=True)
     custom = client.CustomObjectsApi(cluster.api)
     for plural, name in (("prometheusrules", "bot-gateway"), ("servicemonitors", "bot-gateway"),

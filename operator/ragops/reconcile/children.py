@@ -16,9 +16,13 @@ log = logging.getLogger(__name__)
 
 # Never pruned: PVCs hold data, and backup Jobs belong to their CronJob or to a user's request.
 NEVER_PRUNED = {"PersistentVolumeClaim"}
-# Kinds from another project's CRDs (the Prometheus Operator's): a 404 on apply means this cluster does not
-# serve them, which the user fixes by installing them or by not asking for them, not by waiting.
-OPTIONAL_KINDS = frozenset({"ServiceMonitor", "PrometheusRule"})
+# Kinds from another project's CRDs (the Prometheus Operator's), each with the spec field that asks for it:
+# a 404 on apply means this cluster does not serve them, which the user fixes by installing them or by not
+# asking for them, not by waiting.
+OPTIONAL_KINDS = {
+    "ServiceMonitor": "spec.monitoring.serviceMonitor",
+    "PrometheusRule": "spec.monitoring.prometheusRule",
+}
 PRUNED_JOB_COMPONENTS = {"restore"}
 
 Key = tuple[str, str, str]  # kind, namespace, name

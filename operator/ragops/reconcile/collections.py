@@ -138,7 +138,7 @@ class QdrantCollections:
 
 def _unreachable(url: str) -> str | None:
     """Why no TCP connection to the URL's host opens (None when one does): name resolution fails for an
-    operator outside the cluster, which then never loads qdrant-client."""
+    operator outside the cluster, which then spends no HTTP client and no timeout on it."""
     parts = urlsplit(url)
     try:
         with socket.create_connection((parts.hostname or "", parts.port or 80), timeout=CONNECT_SECONDS):

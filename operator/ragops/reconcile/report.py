@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ragops.models.status import Phase, ResourceStatus
-from ragops.reconcile.children import Key
+from ragops.reconcile.children import OPTIONAL_KINDS, Key
 from ragops.reconcile.conditions import Observation, merge_conditions, phase_of, status_changed, status_payload
 from ragops.reconcile.context import Context, Outcome
 from ragops.reconcile.kube import KubeError
@@ -17,11 +17,6 @@ log = logging.getLogger(__name__)
 WAIT_SECONDS = 30.0
 # Reasons that only say pods are still starting (Qdrant's, the gateway's, or the bound store's).
 ROLLOUT_REASONS = {"ReplicasNotReady", "RollingOut", "VectorStoreNotReady"}
-# The spec field that asks for each optional child kind, named in the condition so the user knows what to change.
-OPTIONAL_KIND_FIELDS = {
-    "ServiceMonitor": "spec.monitoring.serviceMonitor",
-    "PrometheusRule": "spec.monitoring.prometheusRule",
-}
 
 
 def write_status(
@@ -105,7 +100,7 @@ def unserved_kinds(keys: Sequence[Key]) -> Observation | None:
     if not keys:
         return None
     kinds = sorted({key[0] for key in keys})
-    fields = " and ".join(OPTIONAL_KIND_FIELDS.get(kind, kind) for kind in kinds)
+    fields = " and ".join(OPTIONAL_KINDS[kind] for kind in kinds)
     return Observation(
         "ChildrenApplied",
         False,
