@@ -11,6 +11,7 @@ from ragops.reconcile.ragpipeline import reconcile_pipeline
 from ragops.reconcile.vectorstore import reconcile_vectorstore
 
 STORE = ("VectorStore", "search", "docs")
+PIPELINE = ("RagPipeline", "search", "bot")
 
 
 def events(kube: FakeKube) -> list[str]:
@@ -44,3 +45,32 @@ def test_a_pipeline_whose_store_does_not_exist_gets_a_warning() -> None:
     reconcile_pipeline(ctx, kube.body("RagPipeline", "search", "bot"))
 
     assert events(kube) == ["VectorStoreNotFound"]
+
+
+def test_a_gateway_below_its_minimum_replicas_is_not_ready_yet() -> None:
+    """After small -> medium the Deployment is fully rolled out at 1 pod until the HPA raises it to 2."""
+    kube = FakeKube()
+    kube.add(pipeline(profile="medium"))
+    ready_store = {**store(), "status": {"conditions": [{"type": "QdrantReady", "status": "True"}]}}
+    cache = ChildCache()
+    ctx = fakes.context(kube, cache, lookup=lambda *key: ready_store if key == STORE else None)
+    reconcile_pipeline(ctx, kube.body(*PIPELINE))
+    deployment = cache.get(("Deployment", "search", "bot-gateway"))
+    assert deployment is not None
+
+    def rolled_out(pods: int) -> None:
+        status = {"observedGeneration": 1, "readyReplicas": pods, "updatedReplicas": pods,
+                  "conditions": [{"type": "Available", "status": "True"}]}
+        meta = {**deployment["metadata"], "generation": 1}
+        cache.put({**deployment, "metadata": meta, "spec": {**deployment["spec"], "replicas": pods}, "status": status})
+        reconcile_pipeline(ctx, kube.body(*PIPELINE))
+
+    rolled_out(1)
+    status = kube.body(*PIPELINE)["status"]
+    gateway = next(c for c in status["conditions"] if c["type"] == "GatewayReady")
+    assert (status["phase"], gateway["status"]) == ("Progressing", "False")
+    assert gateway["message"] == "1/2 gateway pods ready"
+
+    rolled_out(2)
+    assert kube.body(*PIPELINE)["status"]["phase"] == "Ready"
+    assert events(kube) == ["Ready"]

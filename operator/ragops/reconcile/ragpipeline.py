@@ -92,9 +92,12 @@ def reconcile_pipeline(ctx: Context, body: Mapping[str, Any]) -> Outcome:
         return report.apply_failed(ctx, body, resource.generation, sync.errors)
     unserved = report.unserved_kinds(sync.unserved)
     deployment = sync.live.get(("Deployment", resource.namespace, names.gateway(resource.name)))
-    gateway_ready, ready_replicas, desired_replicas = _deployment_ready(deployment)
+    rolled_out, ready_replicas, desired_replicas = _deployment_ready(deployment)
     status.ready_replicas = ready_replicas
+    # The HPA owns the Deployment's replicas and raises them to a new minimum on its next sync (up to 15 s):
+    # until then the rollout is complete at the old count, yet fewer pods serve than the spec asks for.
     status.replicas = max(desired_replicas, resolved.min_replicas)
+    gateway_ready = rolled_out and ready_replicas >= status.replicas
     gateway_observation = Observation(
         "GatewayReady",
         gateway_ready,
