@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the local control plane from Go modules into a cache outside the repo:
-#   kube-apiserver, kube-controller-manager, kube-scheduler, kubectl (k8s.io/kubernetes),
-#   etcd (go.etcd.io/etcd/server/v3), kwok + kwokctl (sigs.k8s.io/kwok), helm (helm.sh/helm/v3).
+#   kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kubelet, kube-proxy
+#   (k8s.io/kubernetes, with the real version stamped in), etcd (go.etcd.io/etcd/server/v3),
+#   kwok + kwokctl (sigs.k8s.io/kwok), helm (helm.sh/helm/v3), coredns (github.com/coredns/coredns).
 # Idempotent: a binary already in the cache is not rebuilt, so a warm run takes well under a second.
 # Prints the bin directory on its last line of stdout.
 set -euo pipefail
@@ -11,7 +12,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$here/versions.env"
 
 cache_root="${RAGOPS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ragops}"
-bin_dir="$cache_root/k8s-$KUBERNETES_VERSION/bin"
+# BUILD_REVISION changes when the same versions are built differently (stamped versions, new binaries).
+bin_dir="$cache_root/k8s-$KUBERNETES_VERSION-$BUILD_REVISION/bin"
 work_dir="$cache_root/build"
 mkdir -p "$bin_dir" "$work_dir"
 
@@ -26,7 +28,7 @@ missing() { for b in "$@"; do [ -x "$bin_dir/$b" ] || return 0; done; return 1; 
 # go build inside a throwaway module that requires MODULE@VERSION, pinning its v0.0.0 staging
 # requirements (k8s.io/kubernetes's replace directives do not apply to dependents) to real versions.
 build_with_wrapper() {
-  local name=$1 module=$2 version=$3 staging_prefix=$4 staging_version=$5; shift 5
+  local name=$1 module=$2 version=$3 staging_prefix=$4 staging_version=$5 ldflags=$6; shift 6
   local dir="$work_dir/$name-$version"
   mkdir -p "$dir"
   log "building $* from $module@$version (cold build: minutes)"
@@ -57,7 +59,7 @@ MOD
     for p in "${pkgs[@]}"; do
       pkg=${p%%=*}; out=${p##*=}
       log "  go build $pkg -> $bin_dir/$out"
-      go build -trimpath -ldflags "-s -w" -o "$bin_dir/$out.tmp" "$pkg" 2>build.log \
+      go build -trimpath -ldflags "-s -w $ldflags" -o "$bin_dir/$out.tmp" "$pkg" 2>build.log \
         || { tail -40 build.log >&2; die "go build of $pkg failed (Go $(go env GOVERSION)); see the errors above"; }
       mv "$bin_dir/$out.tmp" "$bin_dir/$out"
     done
@@ -66,24 +68,38 @@ MOD
 
 start=$(date +%s)
 k8s_minor=${KUBERNETES_VERSION#v1.}
-staging_version="v0.${k8s_minor}"
+k8s_minor=${k8s_minor%%.*}
+staging_version="v0.${KUBERNETES_VERSION#v1.}"
 
-if missing kube-apiserver kube-controller-manager kube-scheduler kubectl; then
-  build_with_wrapper kubernetes k8s.io/kubernetes "$KUBERNETES_VERSION" "k8s.io/" "$staging_version" \
+# The version Kubernetes' own release build stamps in (hack/lib/version.sh): without it every binary
+# reports v0.0.0-master+$Format:%H$, `kubectl version` fails and Helm's kubeVersion checks refuse charts.
+k8s_ldflags=""
+for pkg in k8s.io/client-go/pkg/version k8s.io/component-base/version; do
+  k8s_ldflags+=" -X $pkg.gitVersion=$KUBERNETES_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$k8s_minor"
+  k8s_ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+done
+
+if missing kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy; then
+  build_with_wrapper kubernetes k8s.io/kubernetes "$KUBERNETES_VERSION" "k8s.io/" "$staging_version" "$k8s_ldflags" \
     k8s.io/kubernetes/cmd/kube-apiserver=kube-apiserver \
     k8s.io/kubernetes/cmd/kube-controller-manager=kube-controller-manager \
     k8s.io/kubernetes/cmd/kube-scheduler=kube-scheduler \
-    k8s.io/kubernetes/cmd/kubectl=kubectl
+    k8s.io/kubernetes/cmd/kubectl=kubectl \
+    k8s.io/kubernetes/cmd/kubelet=kubelet \
+    k8s.io/kubernetes/cmd/kube-proxy=kube-proxy
 fi
 if missing etcd; then
-  build_with_wrapper etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION" "" "" go.etcd.io/etcd/server/v3=etcd
+  build_with_wrapper etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION" "" "" "" go.etcd.io/etcd/server/v3=etcd
 fi
 if missing kwok kwokctl; then
-  build_with_wrapper kwok sigs.k8s.io/kwok "$KWOK_VERSION" "" "" \
+  build_with_wrapper kwok sigs.k8s.io/kwok "$KWOK_VERSION" "" "" "" \
     sigs.k8s.io/kwok/cmd/kwok=kwok sigs.k8s.io/kwok/cmd/kwokctl=kwokctl
 fi
 if missing helm; then
-  build_with_wrapper helm helm.sh/helm/v3 "$HELM_VERSION" "" "" helm.sh/helm/v3/cmd/helm=helm
+  build_with_wrapper helm helm.sh/helm/v3 "$HELM_VERSION" "" "" "" helm.sh/helm/v3/cmd/helm=helm
+fi
+if missing coredns; then
+  build_with_wrapper coredns github.com/coredns/coredns "$COREDNS_VERSION" "" "" "" github.com/coredns/coredns=coredns
 fi
 
 log "control plane binaries ready in $bin_dir ($(( $(date +%s) - start )) s)"
