@@ -83,7 +83,7 @@ def build_deployment(resource: Resource[RagPipelineSpec], inputs: PipelineInputs
     if spec.embedding.api_key_secret_ref is not None:
         ref = spec.embedding.api_key_secret_ref
         env.append(secret_env("RAGOPS_EMBEDDING_API_KEY", ref.name, ref.key))
-    if spec.llm.api_key_secret_ref is not None:
+    if spec.llm is not None and spec.llm.api_key_secret_ref is not None:  # no llm: retrieval only
         ref = spec.llm.api_key_secret_ref
         env.append(secret_env("RAGOPS_LLM_API_KEY", ref.name, ref.key))
     container = {
