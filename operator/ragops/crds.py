@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from ragops import GROUP, VERSION
 from ragops.models.ragpipeline import RagPipelineSpec
+from ragops.models.resource import name_message
 from ragops.models.status import ResourceStatus
 from ragops.models.vectorstore import VectorStoreSpec
 
@@ -96,6 +97,16 @@ def _status_schema() -> dict[str, Any]:
     return schema
 
 
+def _name_rule(kind: str, spec_model: type[BaseModel]) -> dict[str, str]:
+    """Names limited so that every child name the operator derives stays valid (the model's NAME_* limits)."""
+    limit, pattern = getattr(spec_model, "NAME_MAX_LENGTH"), getattr(spec_model, "NAME_PATTERN")  # noqa: B009
+    return {
+        "rule": f"self.metadata.name.size() <= {limit} && self.metadata.name.matches('{pattern}')",
+        "message": name_message(kind),
+        "reason": "FieldValueInvalid",
+    }
+
+
 def crd(
     kind: str, plural: str, short: str, spec_model: type[BaseModel], extra_columns: list[dict[str, Any]]
 ) -> dict[str, Any]:
@@ -139,6 +150,7 @@ def crd(
                             "type": "object",
                             "description": f"{kind}: {spec_model.__doc__ or ''}".strip(),
                             "required": ["spec"],
+                            "x-kubernetes-validations": [_name_rule(kind, spec_model)],
                             "properties": {
                                 "apiVersion": {"type": "string", "description": "API version of the object."},
                                 "kind": {"type": "string", "description": "Kind of the object."},

@@ -19,5 +19,12 @@ def pipeline(profile: str = "small", **spec: Any) -> dict[str, Any]:
         "apiVersion": "ragops.dev/v1alpha1",
         "kind": "RagPipeline",
         "metadata": {"name": "bot", "namespace": "search", "uid": "u-bot", "generation": 1},
-        "spec": {"profile": profile, "vectorStoreRef": {"name": "docs"}, "collection": "manuals", **spec},
+        "spec": {
+            "profile": profile,
+            "vectorStoreRef": {"name": "docs"},
+            "collection": "manuals",
+            # OpenAI's public endpoint needs a key Secret: the offline provider keeps the sample self-contained.
+            "embedding": {"provider": "hash", "model": "hash", "dimensions": 768},
+            **spec,
+        },
     }

@@ -40,7 +40,11 @@ def test_render_prints_every_child_as_parseable_yaml(tmp_path: Path) -> None:
                     "apiVersion": "ragops.dev/v1alpha1",
                     "kind": "RagPipeline",
                     "metadata": {"name": "bot"},
-                    "spec": {"vectorStoreRef": {"name": "docs"}, "collection": "manuals"},
+                    "spec": {
+                        "vectorStoreRef": {"name": "docs"},
+                        "collection": "manuals",
+                        "embedding": {"apiKeySecretRef": {"name": "openai"}},  # OpenAI's public API needs a key
+                    },
                 },
             ]
         )

@@ -54,17 +54,28 @@ def test_explicit_fields_override_the_profile() -> None:
         parse_resource(
             pipeline(
                 "medium",
-                gateway={"workers": 7, "autoscaling": {"maxReplicas": 9}, "resources": {"requests": {"cpu": "3"}}},
+                gateway={"workers": 7, "autoscaling": {"maxReplicas": 9}, "resources": {"requests": {"cpu": "1500m"}}},
             )
         ).spec
     )
-    assert (rp.min_replicas, rp.max_replicas, rp.workers, rp.resources.request_cpu) == (2, 9, 7, "3")
+    assert (rp.min_replicas, rp.max_replicas, rp.workers, rp.resources.request_cpu) == (2, 9, 7, "1500m")
     assert rp.resources.request_memory == "2Gi"
 
 
-def test_override_clashing_with_the_profile_names_both_fields() -> None:
+def test_override_clashing_with_the_profile_names_the_field_and_the_profile_bounds() -> None:
+    with pytest.raises(SpecError, match=r"spec\.gateway\.autoscaling: maxReplicas must be >= minReplicas.*large 2-20"):
+        parse_resource(pipeline("large", gateway={"autoscaling": {"maxReplicas": 1}}))
+    with pytest.raises(SpecError, match=r"spec\.qdrant\.resources: requests may not exceed limits"):
+        parse_resource(store("small", qdrant={"resources": {"requests": {"cpu": "4"}}}))  # small's limit is 2
+    # resolve_pipeline still refuses what parsing would have (a spec built in code skips parse_resource).
+    spec = parse_resource(pipeline("large")).spec
+    bad = spec.model_copy(
+        update={
+            "gateway": spec.gateway.model_copy(update={"autoscaling": type(spec.gateway.autoscaling)(max_replicas=1)})
+        }
+    )
     with pytest.raises(ResolutionError, match=r"spec\.gateway\.autoscaling.*maxReplicas 1.*minReplicas 2"):
-        resolve_pipeline(parse_resource(pipeline("large", gateway={"autoscaling": {"maxReplicas": 1}})).spec)
+        resolve_pipeline(bad)
 
 
 INVALID: list[tuple[dict[str, Any], str]] = [
@@ -86,6 +97,73 @@ INVALID: list[tuple[dict[str, Any], str]] = [
     (pipeline(embedding={"provider": "cohere"}), "spec.embedding.provider"),
     (pipeline(resilience={"backoffBaseMs": 500, "backoffMaxMs": 100}), "spec.resilience"),
     (pipeline(retrieval={"topK": 0}), "spec.retrieval.topK"),
+    # issue 12: names, URLs, buckets, origins, keys, cron, quantities, paths, images
+    ({**store(), "metadata": {"name": "a" * 44}}, "metadata.name: a VectorStore name is at most 43"),
+    ({**store(), "metadata": {"name": "1docs"}}, "metadata.name"),
+    ({**pipeline(), "metadata": {"name": "b" * 56}}, "metadata.name: a RagPipeline name is at most 55"),
+    (pipeline(vectorStoreRef={"name": "a" * 44}), "spec.vectorStoreRef.name"),
+    (store(restore={"fromStore": "Docs"}), "spec.restore.fromStore"),
+    (pipeline(embedding={"endpoint": "localhost:8000", "apiKeySecretRef": {"name": "k"}}), "spec.embedding.endpoint"),
+    (
+        pipeline(embedding={"endpoint": "ftp://models.local", "apiKeySecretRef": {"name": "k"}}),
+        "spec.embedding.endpoint",
+    ),
+    (pipeline(llm={"provider": "ollama", "endpoint": "http://"}), "spec.llm.endpoint"),
+    (pipeline(embedding={"provider": "openai"}), "spec.embedding.apiKeySecretRef: required for provider openai"),
+    (pipeline(llm={"endpoint": "https://api.openai.com/v1"}), "spec.llm.apiKeySecretRef: required"),
+    (pipeline(llm={}), "spec.llm.apiKeySecretRef"),
+    (pipeline(gateway={"cors": {"allowedOrigins": ["https://a.example.com/"]}}), "spec.gateway.cors.allowedOrigins.0"),
+    (pipeline(gateway={"cors": {"allowedOrigins": ["a.example.com"]}}), "spec.gateway.cors.allowedOrigins.0"),
+    (pipeline(gateway={"image": "Not An Image"}), "spec.gateway.image"),
+    (pipeline(gateway={"autoscaling": {"targetCpuUtilization": 50}}), "spec.gateway.autoscaling.targetCpuUtilization"),
+    (store(security={"readOnlyApiKey": False}), "spec.security.readOnlyApiKey"),
+    (store(security={"allowedNamespaces": ["Team_A"]}), "spec.security.allowedNamespaces.0"),
+    (store(qdrant={"image": "qdrant/qdrant:v1.20.0 "}), "spec.qdrant.image"),
+    (store(storage={"size": "0"}), "spec.storage.size: must be above zero"),
+    (store(storage={"size": "1GiB"}), "spec.storage.size"),
+    (store(qdrant={"resources": {"limits": {"memory": "-1Gi"}}}), "spec.qdrant.resources.limits.memory"),
+    (store(backup={"schedule": "61 * * * *"}), "spec.backup.schedule"),
+    (store(backup={"schedule": "0 2 * * 1L"}), "spec.backup.schedule"),
+    (store(backup={"timeZone": "Europe/ Berlin"}), "spec.backup.timeZone"),
+    (store(backup={"destination": {"pvc": {"size": "lots"}}}), "spec.backup.destination.pvc.size"),
+    *[
+        (store(backup={"destination": {"s3": {"bucket": bucket, "credentialsSecretRef": {"name": "s3"}}}}), message)
+        for bucket, message in [
+            ("My_Bucket", "spec.backup.destination.s3.bucket"),
+            ("ab", "spec.backup.destination.s3.bucket"),
+            ("a..b", "adjacent periods"),
+            ("192.168.1.10", "IP address"),
+            ("xn--bucket", "xn--"),
+            ("bucket-s3alias", "-s3alias"),
+        ]
+    ],
+    (
+        store(
+            backup={
+                "destination": {
+                    "s3": {"bucket": "ok-bucket", "endpoint": "minio:9000", "credentialsSecretRef": {"name": "s"}}
+                }
+            }
+        ),
+        "spec.backup.destination.s3.endpoint",
+    ),
+    (
+        store(
+            backup={
+                "destination": {
+                    "s3": {"bucket": "ok-bucket", "prefix": "/abs/../x", "credentialsSecretRef": {"name": "s"}}
+                }
+            }
+        ),
+        "spec.backup.destination.s3.prefix",
+    ),
+    (store(backup={"destination": {"s3": {"bucket": "ok-bucket"}}}), "spec.backup.destination.s3.credentialsSecretRef"),
+    (
+        store(
+            backup={"destination": {"s3": {"bucket": "ok-bucket", "credentialsSecretRef": {"name": "s", "key": "k"}}}}
+        ),
+        "spec.backup.destination.s3.credentialsSecretRef.key",
+    ),
 ]
 
 
@@ -111,3 +189,35 @@ def test_a_spec_with_only_required_fields_gets_the_design_defaults() -> None:
         "30d",
         True,
     )
+
+
+VALID: list[dict[str, Any]] = [
+    {**store(), "metadata": {"name": "a" * 43}},
+    {**pipeline(), "metadata": {"name": "b" * 55}},
+    pipeline(embedding={"provider": "openai", "endpoint": "http://vllm.models.svc:8000/v1"}),  # self-hosted: no key
+    pipeline(llm={"provider": "openai", "endpoint": "https://llm.example.com/v1"}),
+    pipeline(llm={"provider": "ollama", "endpoint": "http://[fd00::1]:11434"}),
+    pipeline(gateway={"cors": {"allowedOrigins": ["*", "https://a.example.com", "http://localhost:3000"]}}),
+    pipeline(gateway={"image": "registry.local:5000/team/ragops:1.2@sha256:" + "a" * 64}),
+    store(backup={"schedule": "*/15 2-4 1,15 JAN-MAR mon-fri", "timeZone": "America/Argentina/Buenos_Aires"}),
+    store(backup={"schedule": "@daily"}),
+    store(
+        backup={
+            "destination": {
+                "s3": {"bucket": "team.backups-1", "prefix": "search/docs/", "credentialsSecretRef": {"name": "s3"}}
+            }
+        }
+    ),
+    store(qdrant={"resources": {"requests": {"cpu": "1500m", "memory": "1.5Gi"}}}),
+]
+
+
+@pytest.mark.parametrize("body", VALID)
+def test_valid_edge_cases_parse(body: dict[str, Any]) -> None:
+    parse_resource(body)
+
+
+def test_without_llm_the_pipeline_retrieves_only_and_the_gateway_gets_no_llm_key() -> None:
+    resource = parse_resource(pipeline())
+    assert resource.spec.llm is None
+    assert "llm" not in resource.spec.wire()

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 from pydantic import Field, model_validator
 
 from ragops.models.base import (
-    LocalObjectRef,
+    IMAGE_MAX_LENGTH,
+    IMAGE_PATTERN,
+    RFC1035_LABEL_PATTERN,
+    URL_MAX_LENGTH,
+    URL_PATTERN,
     OptionalSecretKeyRef,
     ResourceRequirements,
     SecretKeyRef,
@@ -16,8 +22,33 @@ from ragops.models.base import (
     cel,
     with_rules,
 )
-from ragops.models.profiles import Profile
-from ragops.models.vectorstore import COLLECTION_NAME_PATTERN
+from ragops.models.profiles import PROFILES, Profile
+from ragops.models.rules import resources_rule, resources_within_limits
+from ragops.models.vectorstore import COLLECTION_NAME_PATTERN, STORE_NAME_MAX_LENGTH, STORE_NAME_PATTERN
+
+# The longest RagPipeline name whose derived names stay valid: the Service `<name>-gateway` is a 63-character
+# RFC 1035 label (builders/names.py).
+PIPELINE_NAME_MAX_LENGTH = 55
+MODEL_NAME_PATTERN = r"^[^\s]+$"
+# A CORS origin as browsers send it: scheme://host[:port] (lowercase, no path), or `*` for any.
+ORIGIN_PATTERN = r"^[*]$|^[a-z][a-z0-9+.-]*://(\[[0-9a-f:.]+\]|[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)(:[0-9]{1,5})?$"
+OPENAI_PUBLIC_ENDPOINT = r"^https?://api[.]openai[.]com([:/].*)?$"
+OPENAI_KEY_MESSAGE = (
+    "apiKeySecretRef: required for provider openai at its public endpoint (api.openai.com); "
+    "a self-hosted OpenAI-compatible endpoint may omit it"
+)
+OPENAI_KEY_RULE = cel(
+    "(has(self.provider) ? self.provider : 'openai') != 'openai' || has(self.apiKeySecretRef) || "
+    f"((has(self.endpoint) ? self.endpoint : '') != '' && !self.endpoint.matches('{OPENAI_PUBLIC_ENDPOINT}'))",
+    OPENAI_KEY_MESSAGE,
+    field_path=".apiKeySecretRef",
+)
+
+
+def needs_openai_key(provider: str, endpoint: str, key: SecretKeyRef | None) -> bool:
+    """The model's side of OPENAI_KEY_RULE."""
+    public = endpoint == "" or re.fullmatch(OPENAI_PUBLIC_ENDPOINT, endpoint) is not None
+    return provider == "openai" and key is None and public
 
 
 class EmbeddingProvider(StrEnum):
@@ -48,36 +79,72 @@ class ChunkingStrategy(StrEnum):
 class EmbeddingSpec(Spec):
     """The embedding provider."""
 
+    model_config = with_rules(OPENAI_KEY_RULE)
+
     provider: EmbeddingProvider = Field(
         default=EmbeddingProvider.OPENAI,
         description="openai (any OpenAI-compatible API), ollama, or hash (offline, not semantic: for trying out).",
     )
-    model: str = Field(default="text-embedding-3-small", min_length=1, description="Embedding model name.")
+    model: str = Field(
+        default="text-embedding-3-small",
+        min_length=1,
+        max_length=256,
+        pattern=MODEL_NAME_PATTERN,
+        description="Embedding model name.",
+    )
     dimensions: int = Field(
         default=768, ge=1, le=65536, description="Vector size; must equal the collection's vectorSize."
     )
     endpoint: str = Field(
         default="",
-        description="Base URL of the provider API. Empty: the provider's public default "
-        "(https://api.openai.com/v1, http://localhost:11434).",
+        max_length=URL_MAX_LENGTH,
+        pattern=URL_PATTERN,
+        description="Base URL of the provider API (http or https, with a host). Empty: the provider's public "
+        "default (https://api.openai.com/v1, http://localhost:11434).",
     )
     api_key_secret_ref: SecretKeyRef | None = Field(
-        default=None, description="Secret key holding the provider's API key (not needed for ollama or hash)."
+        default=None,
+        description="Secret key holding the provider's API key. Required for openai at api.openai.com; not "
+        "needed for ollama, hash or a self-hosted OpenAI-compatible endpoint.",
     )
     batch_size: int = Field(default=64, ge=1, le=2048, description="Texts per embedding request.")
+
+    @model_validator(mode="after")
+    def _key_for_openai(self) -> EmbeddingSpec:
+        if needs_openai_key(self.provider.value, self.endpoint, self.api_key_secret_ref):
+            raise ValueError(OPENAI_KEY_MESSAGE)
+        return self
 
 
 class LLMSpec(Spec):
     """The chat model that answers queries."""
 
+    model_config = with_rules(OPENAI_KEY_RULE)
+
     provider: LLMProvider = Field(default=LLMProvider.OPENAI, description="openai, ollama, or none.")
-    model: str = Field(default="gpt-4.1-mini", min_length=1, description="Chat model name.")
-    endpoint: str = Field(default="", description="Base URL of the provider API. Empty: the provider's default.")
+    model: str = Field(
+        default="gpt-4.1-mini", min_length=1, max_length=256, pattern=MODEL_NAME_PATTERN, description="Chat model name."
+    )
+    endpoint: str = Field(
+        default="",
+        max_length=URL_MAX_LENGTH,
+        pattern=URL_PATTERN,
+        description="Base URL of the provider API (http or https, with a host). Empty: the provider's default "
+        "(https://api.openai.com/v1, http://localhost:11434).",
+    )
     api_key_secret_ref: SecretKeyRef | None = Field(
-        default=None, description="Secret key holding the provider's API key."
+        default=None,
+        description="Secret key holding the provider's API key. Required for openai at api.openai.com; not "
+        "needed for ollama or a self-hosted OpenAI-compatible endpoint.",
     )
     temperature: float = Field(default=0.2, ge=0, le=2, description="Sampling temperature.")
     max_tokens: int = Field(default=1024, ge=1, le=131072, description="Maximum tokens in an answer.")
+
+    @model_validator(mode="after")
+    def _key_for_openai(self) -> LLMSpec:
+        if needs_openai_key(self.provider.value, self.endpoint, self.api_key_secret_ref):
+            raise ValueError(OPENAI_KEY_MESSAGE)
+        return self
 
 
 class ChunkingSpec(Spec):
@@ -149,27 +216,18 @@ class ResilienceSpec(Spec):
 
 
 class AutoscalingSpec(Spec):
-    """HorizontalPodAutoscaler bounds. Unset bounds come from the profile."""
-
-    model_config = with_rules(
-        cel(
-            "!has(self.minReplicas) || !has(self.maxReplicas) || self.maxReplicas >= self.minReplicas",
-            "autoscaling.maxReplicas must be >= minReplicas",
-            field_path=".maxReplicas",
-        )
-    )
+    """HorizontalPodAutoscaler bounds. Unset bounds come from the profile (a rule of RagPipelineSpec keeps
+    maxReplicas >= minReplicas with the profile's values filled in)."""
 
     min_replicas: int | None = Field(default=None, ge=1, le=1000, description="Fewest gateway pods.")
     max_replicas: int | None = Field(default=None, ge=1, le=1000, description="Most gateway pods.")
     target_cpu_utilization: int = Field(
-        default=70, ge=1, le=100, description="Average CPU utilization (% of requests) the HPA aims for."
+        default=70,
+        ge=1,
+        le=100,
+        description="Average CPU utilization (% of requests) the HPA aims for. Renamed from targetCpuUtilization "
+        "in v1alpha1 (Kubernetes acronym convention).",
     )
-
-    @model_validator(mode="after")
-    def _max_above_min(self) -> AutoscalingSpec:
-        if self.min_replicas is not None and self.max_replicas is not None and self.max_replicas < self.min_replicas:
-            raise ValueError("maxReplicas must be >= minReplicas")
-        return self
 
 
 class GatewayAuthSpec(Spec):
@@ -184,8 +242,11 @@ class GatewayAuthSpec(Spec):
 class CorsSpec(Spec):
     """Cross-origin access for browser clients."""
 
-    allowed_origins: list[Annotated[str, Field(max_length=2048)]] = Field(
-        default_factory=list, max_length=64, description="Origins allowed to call the gateway. Empty: none."
+    allowed_origins: list[Annotated[str, Field(max_length=URL_MAX_LENGTH, pattern=ORIGIN_PATTERN)]] = Field(
+        default_factory=list,
+        max_length=64,
+        description="Origins allowed to call the gateway, each `scheme://host[:port]` (lowercase, no path) or `*`. "
+        "Empty: none.",
     )
 
 
@@ -199,7 +260,10 @@ class GatewaySpec(Spec):
     """The gateway Deployment."""
 
     image: str = Field(
-        default="", description="Gateway image. Empty: the operator's own image (command `ragops gateway`)."
+        default="",
+        max_length=IMAGE_MAX_LENGTH,
+        pattern=IMAGE_PATTERN,
+        description="Gateway image. Empty: the operator's own image (command `ragops gateway`).",
     )
     workers: int | None = Field(
         default=None, ge=1, le=256, description="Concurrent ingest workers per pod. Default: the profile's."
@@ -225,16 +289,66 @@ class PipelineMonitoringSpec(Spec):
     )
 
 
+class VectorStoreRef(Spec):
+    """A VectorStore in the same namespace."""
+
+    name: str = Field(
+        min_length=1,
+        max_length=STORE_NAME_MAX_LENGTH,
+        pattern=STORE_NAME_PATTERN,
+        description="Name of the VectorStore.",
+    )
+
+
+def _profile_map(value: Callable[[Profile], int]) -> str:
+    return "{" + ", ".join(f"'{p.value}': {value(p)}" for p in Profile) + "}"
+
+
+_MIN = (
+    f"(has(self.gateway.autoscaling.minReplicas) ? self.gateway.autoscaling.minReplicas : "
+    f"{_profile_map(lambda p: PROFILES[p].gateway_min_replicas)}[self.profile])"
+)
+_MAX = (
+    f"(has(self.gateway.autoscaling.maxReplicas) ? self.gateway.autoscaling.maxReplicas : "
+    f"{_profile_map(lambda p: PROFILES[p].gateway_max_replicas)}[self.profile])"
+)
+AUTOSCALING_MESSAGE = (
+    "maxReplicas must be >= minReplicas; an unset one comes from the profile ("
+    + ", ".join(f"{p.value} {PROFILES[p].gateway_min_replicas}-{PROFILES[p].gateway_max_replicas}" for p in Profile)
+    + ")"
+)
+
+
 class RagPipelineSpec(Spec):
     """Desired state of a RAG gateway."""
 
-    profile: Profile = Field(default=Profile.SMALL, description="Hardware profile that sizes the gateway.")
-    vector_store_ref: LocalObjectRef = Field(description="The VectorStore (same namespace) holding the collection.")
-    collection: str = Field(
-        min_length=1, pattern=COLLECTION_NAME_PATTERN, description="Collection of the VectorStore to use."
+    model_config = with_rules(
+        cel(f"{_MAX} >= {_MIN}", AUTOSCALING_MESSAGE, field_path=".gateway.autoscaling.maxReplicas"),
+        resources_rule("gateway", lambda p: PROFILES[p].gateway),
     )
-    embedding: EmbeddingSpec = Field(default_factory=EmbeddingSpec, description="Embedding provider.")
-    llm: LLMSpec = Field(default_factory=LLMSpec, description="Answering model.")
+
+    # metadata.name limits (a root CEL rule of the CRD; parse_resource checks the same).
+    NAME_MAX_LENGTH: ClassVar[int] = PIPELINE_NAME_MAX_LENGTH
+    NAME_PATTERN: ClassVar[str] = RFC1035_LABEL_PATTERN
+
+    profile: Profile = Field(default=Profile.SMALL, description="Hardware profile that sizes the gateway.")
+    vector_store_ref: VectorStoreRef = Field(description="The VectorStore (same namespace) holding the collection.")
+    collection: str = Field(
+        min_length=1,
+        max_length=255,
+        pattern=COLLECTION_NAME_PATTERN,
+        description="Collection of the VectorStore to use.",
+    )
+    # Validated like a given {} so that a missing key is reported at spec.embedding, not at the spec's root.
+    embedding: EmbeddingSpec = Field(
+        default={},  # type: ignore[assignment]
+        validate_default=True,
+        description="Embedding provider. The default, openai at api.openai.com, needs apiKeySecretRef.",
+    )
+    llm: LLMSpec | None = Field(
+        default=None,
+        description="Answering model. Absent: retrieval only (queries return the matching chunks, no answer).",
+    )
     chunking: ChunkingSpec = Field(default_factory=ChunkingSpec, description="Document splitting.")
     retrieval: RetrievalSpec = Field(default_factory=RetrievalSpec, description="Retrieval.")
     resilience: ResilienceSpec = Field(default_factory=ResilienceSpec, description="Provider call resilience.")
@@ -242,3 +356,14 @@ class RagPipelineSpec(Spec):
     monitoring: PipelineMonitoringSpec = Field(
         default_factory=PipelineMonitoringSpec, description="Prometheus integration."
     )
+
+    @model_validator(mode="after")
+    def _profile_bounds(self) -> RagPipelineSpec:
+        table = PROFILES[self.profile]
+        autoscaling = self.gateway.autoscaling
+        low = autoscaling.min_replicas if autoscaling.min_replicas is not None else table.gateway_min_replicas
+        high = autoscaling.max_replicas if autoscaling.max_replicas is not None else table.gateway_max_replicas
+        if high < low:
+            raise ValueError(f"gateway.autoscaling: {AUTOSCALING_MESSAGE}")
+        resources_within_limits("gateway", self.gateway.resources, table.gateway)
+        return self

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -28,12 +29,33 @@ class SpecError(ValueError):
         super().__init__(f"{kind} {name}: invalid spec: " + "; ".join(problems))
 
 
+def name_message(kind: str) -> str:
+    """What a resource name must be, as both admission (a CEL rule on the CRD) and parse_resource say it."""
+    limit = KINDS[kind].NAME_MAX_LENGTH
+    return (
+        f"metadata.name: a {kind} name is at most {limit} characters, lowercase letters, digits and '-', starting "
+        f"with a letter and ending with a letter or digit (the names of its children, e.g. Services, derive from it)"
+    )
+
+
+def name_problem(kind: str, name: str) -> str | None:
+    model = KINDS[kind]
+    if len(name) <= model.NAME_MAX_LENGTH and re.fullmatch(model.NAME_PATTERN, name):
+        return None
+    return name_message(kind)
+
+
 def describe_validation_error(error: ValidationError, prefix: str = "spec") -> list[str]:
     """pydantic errors as `spec.a.b: message` lines."""
     problems = []
     for item in error.errors():
         path = ".".join([prefix, *(str(part) for part in item["loc"])])
-        problems.append(f"{path}: {item['msg']}")
+        message = item["msg"].removeprefix("Value error, ")
+        # A rule over several fields names the one to change first: `gateway.autoscaling: ...` under `spec`.
+        relative = re.match(r"^([a-zA-Z][\w.]*): (.*)$", message, re.DOTALL)
+        if item["type"] == "value_error" and relative:
+            path, message = f"{path}.{relative.group(1)}", relative.group(2)
+        problems.append(f"{path}: {message}")
     return problems
 
 
@@ -68,10 +90,14 @@ def parse_resource(body: Mapping[str, Any]) -> Resource[Any]:
     name = meta.get("name", "")
     if kind not in KINDS:
         raise SpecError(kind or "object", name, [f"kind: expected one of {sorted(KINDS)}, got {kind!r}"])
+    # Offline rendering may leave the name out; a resource in the cluster always has one.
+    problems = [problem] if name and (problem := name_problem(kind, name)) else []
     try:
         spec = KINDS[kind].model_validate(body.get("spec") or {})
     except ValidationError as error:
-        raise SpecError(kind, name, describe_validation_error(error)) from None
+        raise SpecError(kind, name, problems + describe_validation_error(error)) from None
+    if problems:
+        raise SpecError(kind, name, problems)
     return Resource(
         kind=kind,
         name=name,

@@ -2,27 +2,100 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, ClassVar
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from ragops.models.base import (
+    DNS_LABEL_PATTERN,
     DNS_SUBDOMAIN_PATTERN,
+    IMAGE_MAX_LENGTH,
+    IMAGE_PATTERN,
+    POSITIVE_QUANTITY_RULE,
+    QUANTITY_MAX_LENGTH,
     QUANTITY_PATTERN,
+    RFC1035_LABEL_PATTERN,
+    URL_MAX_LENGTH,
+    URL_PATTERN,
     OptionalSecretKeyRef,
     ResourceRequirements,
+    SecretRef,
     Spec,
     cel,
+    field_rules,
+    positive_quantity,
     with_rules,
 )
-from ragops.models.profiles import Profile
+from ragops.models.profiles import PROFILES, Profile
+from ragops.models.rules import resources_rule, resources_within_limits
 
 DEFAULT_QDRANT_IMAGE = "qdrant/qdrant:v1.20.0"
 COLLECTION_NAME_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,254}$"
-# Five cron fields (minute hour day-of-month month day-of-week); names allowed in the last two.
-CRON_PATTERN = r"^([0-9*,/-]+)\s+([0-9*,/-]+)\s+([0-9*,/?LW-]+)\s+([0-9A-Za-z*,/-]+)\s+([0-9A-Za-z*,/?#L-]+)$"
-RETENTION_PATTERN = r"^[1-9][0-9]*[hdw]$"
+# The longest VectorStore name whose derived names all stay valid (builders/names.py): the on-demand backup
+# Job `<name>-backup-now-<8 hex>` is a label value (job-name, 63); the StatefulSet `<name>-qdrant` stays within
+# 52 so its controller-revision-hash label `<sts>-<10>` fits 63; the CronJob `<name>-backup` within 52.
+STORE_NAME_MAX_LENGTH = 43
+STORE_NAME_PATTERN = RFC1035_LABEL_PATTERN  # Services `<name>-qdrant...` are RFC 1035 labels
+
+
+def _cron_field(number: str, names: str = "") -> str:
+    """One cron field as CronJob's parser takes it: `*`, values, ranges, steps, lists."""
+    value = f"({number}{'|' + names if names else ''})"
+    item = rf"(\*|{value}(-{value})?)(/[1-9][0-9]*)?"
+    return rf"{item}(,{item})*"
+
+
+_MONTHS = "JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec"
+_DAYS = "SUN|MON|TUE|WED|THU|FRI|SAT|sun|mon|tue|wed|thu|fri|sat"
+# Five cron fields (minute hour day-of-month month day-of-week) with their ranges, or a macro such as @daily.
+CRON_PATTERN = (
+    r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|"
+    + _cron_field("[0-5]?[0-9]")
+    + r" +"
+    + _cron_field("[01]?[0-9]|2[0-3]")
+    + r" +("
+    + _cron_field("0?[1-9]|[12][0-9]|3[01]")
+    + r"|\?) +"
+    + _cron_field("0?[1-9]|1[0-2]", _MONTHS)
+    + r" +("
+    + _cron_field("[0-6]", _DAYS)
+    + r"|\?))$"
+)
+RETENTION_PATTERN = r"^[1-9][0-9]{0,5}[hdw]$"
+TIME_ZONE_PATTERN = r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$"
+# S3 bucket naming rules: 3-63 characters, lowercase letters, digits, dots and hyphens, letter or digit at both
+# ends; the rest (no `..`, not an IP address, reserved prefixes and suffixes) are CEL rules below.
+BUCKET_PATTERN = r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$"
+BUCKET_RULES = [
+    cel("!self.contains('..')", "bucket names may not contain two adjacent periods"),
+    cel("!self.matches('^[0-9]+[.][0-9]+[.][0-9]+[.][0-9]+$')", "bucket names may not look like an IP address"),
+    cel(
+        "!self.startsWith('xn--') && !self.startsWith('sthree-')",
+        "bucket names may not start with xn-- or sthree-",
+    ),
+    cel(
+        "!self.endsWith('-s3alias') && !self.endsWith('--ol-s3') && !self.endsWith('--x-s3')",
+        "bucket names may not end with -s3alias, --ol-s3 or --x-s3",
+    ),
+]
+# A relative key prefix: segments without `.`/`..`, no leading or doubled slash, no spaces or control characters.
+PREFIX_PATTERN = r"^$|^([A-Za-z0-9!_*'()-][A-Za-z0-9!_.*'()-]*)(/[A-Za-z0-9!_*'()-][A-Za-z0-9!_.*'()-]*)*/?$"
+REGION_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+
+
+def check_bucket(value: str) -> str:
+    """The model's side of BUCKET_RULES (same messages)."""
+    for failed, rule in (
+        (".." in value, BUCKET_RULES[0]),
+        (re.fullmatch(r"[0-9]+[.][0-9]+[.][0-9]+[.][0-9]+", value) is not None, BUCKET_RULES[1]),
+        (value.startswith(("xn--", "sthree-")), BUCKET_RULES[2]),
+        (value.endswith(("-s3alias", "--ol-s3", "--x-s3")), BUCKET_RULES[3]),
+    ):
+        if failed:
+            raise ValueError(rule["message"])
+    return value
 
 
 class Distance(StrEnum):
@@ -40,6 +113,8 @@ class QdrantSpec(Spec):
     image: str = Field(
         default=DEFAULT_QDRANT_IMAGE,
         min_length=1,
+        max_length=IMAGE_MAX_LENGTH,
+        pattern=IMAGE_PATTERN,
         description="Qdrant container image. Changing it rolls the pods one by one (highest ordinal first).",
     )
     replicas: int | None = Field(
@@ -71,12 +146,13 @@ class StorageSpec(Spec):
         ),
     )
 
-    size: str | None = Field(
+    size: Annotated[str | None, AfterValidator(positive_quantity)] = Field(
         default=None,
-        max_length=32,
+        max_length=QUANTITY_MAX_LENGTH,
         pattern=QUANTITY_PATTERN,
         description="Volume size per node, e.g. 100Gi. May grow (volumes are expanded in place), never shrink. "
         "Default: the profile's.",
+        json_schema_extra=field_rules(POSITIVE_QUANTITY_RULE),
     )
     storage_class_name: str | None = Field(
         default=None,
@@ -117,9 +193,18 @@ class CollectionSpec(Spec):
 class PvcDestination(Spec):
     """Backups written to a PersistentVolumeClaim the operator creates."""
 
-    size: str = Field(default="50Gi", pattern=QUANTITY_PATTERN, description="Size of the backup volume.")
+    size: Annotated[str, AfterValidator(positive_quantity)] = Field(
+        default="50Gi",
+        max_length=QUANTITY_MAX_LENGTH,
+        pattern=QUANTITY_PATTERN,
+        description="Size of the backup volume.",
+        json_schema_extra=field_rules(POSITIVE_QUANTITY_RULE),
+    )
     storage_class_name: str | None = Field(
-        default=None, pattern=DNS_SUBDOMAIN_PATTERN, description="StorageClass of the backup volume."
+        default=None,
+        max_length=253,
+        pattern=DNS_SUBDOMAIN_PATTERN,
+        description="StorageClass of the backup volume. Default: the cluster's default class.",
     )
 
 
@@ -128,13 +213,30 @@ class S3Destination(Spec):
 
     endpoint: str = Field(
         default="",
-        description="Endpoint URL, e.g. https://minio.storage:9000. Empty: AWS S3 for the region.",
+        max_length=URL_MAX_LENGTH,
+        pattern=URL_PATTERN,
+        description="Endpoint URL (http or https, with a host), e.g. https://minio.storage:9000. "
+        "Empty: AWS S3 for the region.",
     )
-    bucket: str = Field(min_length=3, max_length=63, description="Bucket name (must exist).")
-    prefix: str = Field(default="", description="Key prefix under which backups are stored.")
-    region: str = Field(default="us-east-1", description="Region of the bucket.")
-    credentials_secret_ref: OptionalSecretKeyRef = Field(
-        description="Secret holding `accessKeyId` and `secretAccessKey` (the `key` field is not used)."
+    bucket: Annotated[str, AfterValidator(check_bucket)] = Field(
+        min_length=3,
+        max_length=63,
+        pattern=BUCKET_PATTERN,
+        description="Bucket name (must exist), following the S3 bucket naming rules.",
+        json_schema_extra=field_rules(*BUCKET_RULES),
+    )
+    prefix: str = Field(
+        default="",
+        max_length=512,
+        pattern=PREFIX_PATTERN,
+        description="Key prefix under which backups are stored, e.g. team/docs (relative: no leading slash, "
+        "no `.` or `..` segments).",
+    )
+    region: str = Field(
+        default="us-east-1", min_length=1, max_length=64, pattern=REGION_PATTERN, description="Region of the bucket."
+    )
+    credentials_secret_ref: SecretRef = Field(
+        description="Secret holding the keys `accessKeyId` and `secretAccessKey`."
     )
 
 
@@ -158,14 +260,20 @@ class BackupSpec(Spec):
 
     schedule: str = Field(
         default="0 2 * * *",
+        max_length=256,
         pattern=CRON_PATTERN,
-        description="Five-field cron schedule (minute hour day month weekday), in the CronJob's time zone.",
+        description="Five-field cron schedule (minute hour day month weekday), or a macro such as @daily, "
+        "in the CronJob's time zone.",
     )
     time_zone: str | None = Field(
-        default=None, description="IANA time zone of the schedule, e.g. Europe/Berlin. Default: the cluster's."
+        default=None,
+        max_length=64,
+        pattern=TIME_ZONE_PATTERN,
+        description="IANA time zone of the schedule, e.g. Europe/Berlin. Default: the cluster's.",
     )
     retention: str = Field(
         default="30d",
+        max_length=8,
         pattern=RETENTION_PATTERN,
         description="How long backups are kept, e.g. 30d, 12h or 2w; older ones are pruned by each backup run.",
     )
@@ -182,14 +290,15 @@ class RestoreSpec(Spec):
 
     backup_name: str = Field(
         default="",
+        max_length=253,
         pattern=r"^$|^[a-zA-Z0-9][a-zA-Z0-9_.-]*$",
         description="Name of the backup to restore (as listed in status.lastBackup.name). Empty: no restore.",
     )
     overwrite: bool = Field(default=False, description="Allow replacing collections that already hold points.")
     from_store: str | None = Field(
         default=None,
-        max_length=253,
-        pattern=DNS_SUBDOMAIN_PATTERN,
+        max_length=STORE_NAME_MAX_LENGTH,
+        pattern=STORE_NAME_PATTERN,
         description="VectorStore (same namespace) whose backups to read, e.g. a deleted store whose backup PVC "
         "was retained. Default: this one. Backups are read from spec.backup.destination (the PVC "
         "`<fromStore>-backup` by default).",
@@ -204,9 +313,11 @@ class SecuritySpec(Spec):
         description="Secret with Qdrant's API key. Empty name: the operator generates `<name>-qdrant-api-key`.",
     )
     read_only_api_key: bool = Field(
-        default=True, description="Also generate a read-only API key (key `readOnlyApiKey` of the same Secret)."
+        default=True,
+        description="Also generate a read-only API key (key `readOnlyApiKey` of the same Secret). "
+        "Renamed from readOnlyApiKey in v1alpha1 (Kubernetes acronym convention).",
     )
-    allowed_namespaces: list[Annotated[str, Field(max_length=63)]] = Field(
+    allowed_namespaces: list[Annotated[str, Field(max_length=63, pattern=DNS_LABEL_PATTERN)]] = Field(
         default_factory=list,
         max_length=64,
         description="Other namespaces whose pods may reach Qdrant (the NetworkPolicy admits them).",
@@ -223,6 +334,12 @@ class MonitoringSpec(Spec):
 
 class VectorStoreSpec(Spec):
     """Desired state of a Qdrant vector store."""
+
+    model_config = with_rules(resources_rule("qdrant", lambda p: PROFILES[p].qdrant))
+
+    # metadata.name limits (a root CEL rule of the CRD; parse_resource checks the same).
+    NAME_MAX_LENGTH: ClassVar[int] = STORE_NAME_MAX_LENGTH
+    NAME_PATTERN: ClassVar[str] = STORE_NAME_PATTERN
 
     profile: Profile = Field(
         default=Profile.SMALL, description="Hardware profile (small, medium, large) that sizes every child."
@@ -258,4 +375,9 @@ class VectorStoreSpec(Spec):
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise ValueError(f"collections: duplicate names {duplicates}")
+        return self
+
+    @model_validator(mode="after")
+    def _resources_within_limits(self) -> VectorStoreSpec:
+        resources_within_limits("qdrant", self.qdrant.resources, PROFILES[self.profile].qdrant)
         return self
