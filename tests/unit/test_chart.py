@@ -72,10 +72,11 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
 # --- helm --------------------------------------------------------------------------------------------
 
 
-def _kubernetes_version() -> str:
+def _pinned(name: str) -> str:
     text = (REPO / "hack" / "versions.env").read_text()
-    match = re.search(r"^KUBERNETES_VERSION=(\S+)", text, re.MULTILINE)
-    return match.group(1) if match else "v1.36.3"
+    match = re.search(rf"^{name}=(\S+)", text, re.MULTILINE)
+    assert match, f"hack/versions.env pins no {name}"
+    return match.group(1)
 
 
 def _find_helm() -> str | None:
@@ -85,10 +86,9 @@ def _find_helm() -> str | None:
     cache_root = os.environ.get("RAGOPS_CACHE") or str(
         Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ragops"
     )
-    for candidate in (
-        Path(cache_root) / f"k8s-{_kubernetes_version()}" / "bin" / "helm",
-        Path.home() / ".cache" / "ragops" / "k8s-v1.36.3" / "bin" / "helm",
-    ):
+    build = f"k8s-{_pinned('KUBERNETES_VERSION')}-{_pinned('BUILD_REVISION')}"
+    for root in (Path(cache_root), Path.home() / ".cache" / "ragops"):
+        candidate = root / build / "bin" / "helm"
         if candidate.is_file() and os.access(candidate, os.X_OK):
             return str(candidate)
     return None
@@ -99,7 +99,7 @@ def helm() -> str:
     found = _find_helm()
     if found is None:
         pytest.fail(
-            "helm not found on PATH nor in ~/.cache/ragops/k8s-<version>/bin: run `bash hack/build-control-plane.sh`",
+            "helm not found on PATH nor in the control-plane build's cache: run `bash hack/build-control-plane.sh`",
             pytrace=False,
         )
     return found
