@@ -13,7 +13,7 @@ from ragops.models.ragpipeline import RagPipelineSpec
 from ragops.models.resource import Resource
 from ragops.models.status import Endpoints, ResourceStatus
 from ragops.models.vectorstore import VectorStoreSpec
-from ragops.reconcile import report
+from ragops.reconcile import references, report
 from ragops.reconcile.children import current, sync_children
 from ragops.reconcile.conditions import Observation
 from ragops.reconcile.context import Context, Outcome
@@ -40,25 +40,34 @@ def reconcile_pipeline(ctx: Context, body: Mapping[str, Any]) -> Outcome:
         profile=resource.spec.profile.value,
         api_key_secret=gateway_api_key_ref(resource)[0],
     )
+    previous = body.get("status") or {}
+    lookups = references.Lookups(ctx.kube, resource.namespace)
+    try:
+        missing = references.pipeline_references(resource, store_body, lookups)
+    except KubeError as error:
+        return report.transient(ctx, body, error)
+    refs = references.observation(missing)
     if store_body is None:
         # Nothing to bind to yet: wait (re-triggered when the VectorStore appears), keep any existing gateway.
-        missing = Observation(
+        absent = Observation(
             "VectorStoreReady",
             False,
             "VectorStoreNotFound",
             f"VectorStore '{store_name}' does not exist in namespace '{resource.namespace}': create it or fix "
             f"spec.vectorStoreRef.name",
         )
-        return report.write_status(
+        outcome = report.write_status(
             ctx,
             body,
             status,
-            [missing],
+            [refs, absent],
             ready=False,
             progressing=False,
             degraded=False,
             ready_message="waiting for the VectorStore",
         )
+        references.announce(ctx, body, refs, status, previous)
+        return references.recheck(outcome, missing)
     try:
         store: Resource[VectorStoreSpec] = parse_resource(store_body)
     except SpecError:
@@ -69,7 +78,7 @@ def reconcile_pipeline(ctx: Context, body: Mapping[str, Any]) -> Outcome:
             ctx,
             body,
             status,
-            [store_observation],
+            [refs, store_observation],
             ready=False,
             progressing=False,
             degraded=False,
@@ -104,17 +113,23 @@ def reconcile_pipeline(ctx: Context, body: Mapping[str, Any]) -> Outcome:
         "Available" if gateway_ready else "RollingOut",
         f"{ready_replicas}/{status.replicas} gateway pods ready",
     )
+    # Gateway pods cannot start without a key Secret, nor serve without the collection: Failed until the object
+    # appears. Pods that already run keep serving: Degraded.
+    blocked = any(m.blocking for m in missing) and not gateway_ready
     ready = gateway_ready and bool(store_observation.ok)
-    return report.write_status(
+    outcome = report.write_status(
         ctx,
         body,
         status,
-        [store_observation, gateway_observation, *([unserved] if unserved else [])],
+        [refs, store_observation, gateway_observation, *([unserved] if unserved else [])],
         ready=ready,
-        progressing=not ready,
-        degraded=unserved is not None,
+        progressing=not ready and not blocked,
+        degraded=unserved is not None or bool(missing),
         ready_message=f"gateway {ready_replicas}/{status.replicas} ready",
+        failed=blocked,
     )
+    references.announce(ctx, body, refs, status, previous)
+    return references.recheck(outcome, missing)
 
 
 def _store_observation(

@@ -17,7 +17,7 @@ from ragops.models.resolved import ResolvedVectorStore
 from ragops.models.resource import Resource
 from ragops.models.status import BackupRecord, Endpoints, ResourceStatus
 from ragops.models.vectorstore import VectorStoreSpec
-from ragops.reconcile import report
+from ragops.reconcile import references, report
 from ragops.reconcile.children import current, sync_children
 from ragops.reconcile.compare import is_subset, quantity_value
 from ragops.reconcile.conditions import Observation
@@ -49,9 +49,12 @@ def reconcile_vectorstore(ctx: Context, body: Mapping[str, Any]) -> Outcome:
         resolved, scale_note = _guard_scale_down(resource, resolved, int(previous.get("replicas") or 0))
         storage_note, template_size = _storage(ctx, resource, resolved.storage_size, live_sts)
         api_key, read_only_key = _api_keys(ctx, resource)
+        lookups = references.Lookups(ctx.kube, resource.namespace)
+        missing = references.store_references(resource, lookups)
     except KubeError as error:
         return report.transient(ctx, body, error)
-    notes += [n for n in (scale_note, storage_note) if n]
+    refs = references.replication_note(resource, resolved.replicas)
+    notes += [n for n in (scale_note, storage_note, refs) if n]
     inputs = StoreInputs(
         resolved=resolved,
         operator_image=ctx.settings.image,
@@ -86,10 +89,13 @@ def reconcile_vectorstore(ctx: Context, body: Mapping[str, Any]) -> Outcome:
 
     secret_name, secret_key = api_key_ref(resource)
     collections = _collections(
-        ctx, resource, qdrant_ready, api_key, (secret_name, secret_key), resolved.replicas, previous
+        ctx, resource, qdrant_ready, api_key, (secret_name, secret_key), resolved.replicas, previous, lookups
     )
     last_backup = _last_backup(ctx, resource)
+    references_observation = references.observation(missing)
     conditions = [
+        # First: a missing reference is the reason the Ready condition and the Warning Event give.
+        references_observation,
         Observation(
             "QdrantReady",
             qdrant_ready,
@@ -101,7 +107,9 @@ def reconcile_vectorstore(ctx: Context, body: Mapping[str, Any]) -> Outcome:
         _last_backup_condition(last_backup),
         *notes,
     ]
-    degraded = collections.is_problem or any(note.is_problem for note in notes)
+    degraded = collections.is_problem or any(note.is_problem for note in notes) or bool(missing)
+    # Pods that cannot start without the object: Failed until it appears (running pods keep serving: Degraded).
+    blocked = any(m.blocking for m in missing) and not qdrant_ready
     status = ResourceStatus(
         observed_generation=resource.generation,
         ready_replicas=ready_replicas,
@@ -127,16 +135,19 @@ def reconcile_vectorstore(ctx: Context, body: Mapping[str, Any]) -> Outcome:
             "BackupFailed",
             f"backup {last_backup.name} failed: kubectl logs job/{last_backup.name}",
         )
-    return report.write_status(
+    outcome = report.write_status(
         ctx,
         body,
         status,
         conditions,
         ready=qdrant_ready,
-        progressing=not qdrant_ready,
+        progressing=not qdrant_ready and not blocked,
         degraded=degraded,
         ready_message=f"Qdrant {ready_replicas}/{resolved.replicas} ready",
+        failed=blocked,
     )
+    references.announce(ctx, body, references_observation, status, previous)
+    return references.recheck(outcome, missing)
 
 
 def _guard_scale_down(
@@ -246,6 +257,7 @@ def _collections(
     secret: tuple[str, str],
     nodes: int,
     previous: Mapping[str, Any],
+    lookups: references.Lookups,
 ) -> Observation:
     if not resource.spec.collections and not resource.spec.prune_collections:
         return Observation("CollectionsReady", True, "NoneDeclared", "no collections declared")
@@ -253,7 +265,7 @@ def _collections(
         return Observation("CollectionsReady", None, "WaitingForQdrant", "collections are ensured once Qdrant is ready")
     if api_key is None:
         try:
-            api_key = secret_value(ctx.kube.get("Secret", resource.namespace, secret[0]), secret[1])
+            api_key = secret_value(lookups.secret(secret[0]), secret[1])  # read once per pass
         except KubeError as error:
             return Observation("CollectionsReady", None, "SecretUnreadable", str(error))
     answer = ctx.collections(resource, api_key, nodes)
