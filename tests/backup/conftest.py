@@ -118,11 +118,15 @@ def backup(running: Running, *destination: str, name: str | None = None, retenti
     return run_backup(parser.parse_args(argv))
 
 
-def restore(running: Running, name: str, *destination: str, overwrite: bool = False) -> int:
+def restore(
+    running: Running, name: str, *destination: str, overwrite: bool = False, settle_timeout: float | None = None
+) -> int:
     """`ragops restore ...` as the restore Job runs it."""
     argv = ["--store", STORE, *_nodes(running), "--backup-name", name, *destination]
     if overwrite:
         argv.append("--overwrite")
+    if settle_timeout is not None:
+        argv += ["--settle-timeout", str(settle_timeout)]
     parser = argparse.ArgumentParser(prog="ragops restore")
     add_restore_arguments(parser)
     return run_restore(parser.parse_args(argv))

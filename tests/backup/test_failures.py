@@ -68,7 +68,7 @@ def test_failed_s3_upload_keeps_previous_backup_and_exits_non_zero(
     s3 = s3_client(s3_endpoint)
     before = {key: s3.get_object(Bucket=bucket, Key=key)["ETag"] for key in keys(s3_endpoint, bucket)}
     caplog.clear()
-    failing_puts(monkeypatch, "/b2/manuals/node-1")  # the last snapshot: three others are already up
+    failing_puts(monkeypatch, "/b2/manuals/shard-1")  # the last snapshot: three others are already up
 
     assert backup(source, *destination, name="b2") == 1
 
@@ -96,7 +96,9 @@ def test_interrupted_download_keeps_previous_backups_and_prunes_nothing(
     assert backup(source, "--pvc-path", str(tmp_path), name="b2", retention="30d") == 1
 
     [line] = errors(caplog)
-    assert line.startswith(f"backup b2 of {STORE} failed: {source.node_urls()[1]}: GET /collections/manuals/snapshots/")
+    assert line.startswith(
+        f"backup b2 of {STORE} failed: {source.node_urls()[1]}: GET /collections/manuals/shards/1/snapshots/"
+    )
     assert "RemoteProtocolError" in line
     # Nothing of b2 remains, b1 is untouched, and the expired backup was not pruned by a failed run.
     assert tree(tmp_path) == before

@@ -15,7 +15,14 @@ import pytest
 from qdrant_client import models
 
 from ragops.models.vectorstore import CollectionSpec
-from ragops.qdrant.collections import IMMUTABLE, READY, QdrantRefused, ensure_collections
+from ragops.qdrant.collections import (
+    IMMUTABLE,
+    READY,
+    UNDER_REPLICATED,
+    UNPLACEABLE,
+    QdrantRefused,
+    ensure_collections,
+)
 from ragops.qdrant.rest import QdrantRest
 from tests.qdrant.rest_double import LocalModeQdrant
 
@@ -128,6 +135,35 @@ async def test_distributed_store_creates_with_shard_and_replication_defaults(
     created = {name: body for _, name, body in qdrant.take_writes()}
     assert (created["a"]["shard_number"], created["a"]["replication_factor"]) == (3, 2)
     assert (created["b"]["shard_number"], created["b"]["replication_factor"]) == (6, 3)
+
+
+async def test_a_replication_factor_the_nodes_cannot_place_is_reported() -> None:
+    qdrant = LocalModeQdrant(api_key=KEY, nodes=3)
+    api = QdrantRest("http://docs-qdrant.search.svc:6333", KEY, transport=qdrant.transport())
+    desired = [spec("wide", shardNumber=2, replicationFactor=5), spec("fine", replicationFactor=3)]
+
+    report = await ensure_collections(api, desired, nodes=3, prune=False)
+
+    # Created anyway (Qdrant places 3 replicas), and reported: the declared factor is not what runs.
+    assert not report.ready and report.reason == UNPLACEABLE and report.present == ["fine", "wide"]
+    assert report.message == (
+        "collection wide: replicationFactor 5 cannot be placed on 3 Qdrant node(s), which hold at most one "
+        "replica of a shard each (replicas: shard 0: 3, shard 1: 3); set replicationFactor to 3 or fewer, "
+        "or add nodes"
+    )
+    [gap] = report.unplaced
+    assert (gap.collection, gap.wanted, gap.nodes, gap.replicas) == ("wide", 5, 3, {0: 3, 1: 3})
+
+    # Raising a factor later changes Qdrant's config only: the missing replicas are reported too.
+    qdrant.placed.pop("wide")
+    qdrant.client.delete_collection("wide")
+    report = await ensure_collections(api, [spec("fine", replicationFactor=3)], nodes=4, prune=False)
+    assert report.reason == READY
+    qdrant.nodes = 4
+    report = await ensure_collections(api, [spec("fine", replicationFactor=4)], nodes=4, prune=False)
+    assert not report.ready and report.reason == UNDER_REPLICATED
+    assert "collection fine: fewer replicas than replicationFactor 4 (shard 0: 3" in report.message
+    await api.close()
 
 
 async def test_a_refused_create_is_reported_and_others_still_handled(api: QdrantRest, qdrant: LocalModeQdrant) -> None:

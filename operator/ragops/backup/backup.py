@@ -1,4 +1,11 @@
-"""Take a backup: a snapshot of every collection on every node, streamed to the destination, manifest last.
+"""Take a backup: a snapshot of every shard of every collection, streamed to the destination, manifest last.
+
+Each shard is snapshotted once, on a node holding an Active replica of it (format 2). Collection snapshots
+(format 1: one per node, each with that node's replicas) cannot be restored onto a cluster correctly: the
+recovering nodes re-place the shards and disagree on who holds what (issue 16). The manifest records the
+collection's configuration, payload indexes and shard placement, so a restore recreates the collection,
+puts the replicas back where they were (or lets Qdrant place them on a cluster of another size) and
+recovers each shard from its own snapshot.
 
 A failed run removes what it wrote of its own backup and never touches the others; retention runs only
 after the manifest is written, so a failing store never loses its previous good backups.
@@ -16,9 +23,11 @@ from pydantic import ValidationError
 
 from ragops.backup.catalog import expired, list_backups
 from ragops.backup.errors import BackupError
-from ragops.backup.layout import StoreRef, backup_prefix, manifest_key, snapshot_file
-from ragops.backup.manifest import CollectionBackup, Manifest, SnapshotFile
+from ragops.backup.layout import StoreRef, backup_prefix, manifest_key, shard_file
+from ragops.backup.manifest import CollectionBackup, Manifest, ShardFile
 from ragops.backup.storage import Storage, Writer
+from ragops.qdrant.cluster import View, peers_by_node, placement, problems
+from ragops.qdrant.config import create_body, payload_indexes
 from ragops.qdrant.snapshots import QdrantError, QdrantNode
 
 log = logging.getLogger(__name__)
@@ -94,12 +103,7 @@ async def _snapshot_all(
     collections = await nodes[0].collections()
     if not collections:
         log.warning("store %s has no collections: the backup records an empty store", store)
-    entries = []
-    for collection in collections:
-        points = await nodes[0].count(collection)
-        files = [await _snapshot(storage, store, name, node, i, collection) for i, node in enumerate(nodes)]
-        entries.append(CollectionBackup(name=collection, points=points, snapshots=files))
-        log.info("collection %s: %d points, %d bytes in %d snapshots", collection, points, _size(files), len(files))
+    entries = [await _collection(storage, store, name, nodes, collection) for collection in collections]
     return Manifest(
         name=name,
         store=str(store),
@@ -111,6 +115,62 @@ async def _snapshot_all(
     )
 
 
+async def _collection(
+    storage: Storage, store: StoreRef, name: str, nodes: list[QdrantNode], collection: str
+) -> CollectionBackup:
+    views = [View.of(i, await node.cluster(collection)) for i, node in enumerate(nodes)]
+    node_of_peer = {peer: node for node, peer in peers_by_node(views).items()}
+    info = await nodes[0].info(collection)
+    shard_count = int(info["config"]["params"].get("shard_number") or 1)
+    sources = _sources(views, collection, shard_count)
+    points = await nodes[0].count(collection)
+    where = placement(views[0], node_of_peer)
+    files = [
+        await _snapshot(storage, store, name, nodes[source], source, collection, shard, where.get(shard, [source]))
+        for shard, source in sorted(sources.items())
+    ]
+    after = await nodes[0].count(collection)
+    if after != points:
+        log.warning(
+            "collection %s: %d points before its snapshots and %d after: writes during the backup; "
+            "a restore brings back the snapshots' content",
+            collection,
+            points,
+            after,
+        )
+    log.info("collection %s: %d points, %d bytes in %d shard snapshot(s)", collection, points, _size(files), len(files))
+    return CollectionBackup(
+        name=collection,
+        points=points,
+        points_after=after,
+        shards=files,
+        config=create_body(info["config"]),
+        payload_indexes=payload_indexes(info.get("payload_schema") or {}),
+    )
+
+
+def _sources(views: list[View], collection: str, shard_count: int) -> dict[int, int]:
+    """shard -> ordinal of the node to snapshot it on: the first node whose own replica is Active.
+
+    A shard transfer under way, or views that disagree, fail the backup: the placement it would record
+    is not one the cluster has settled on."""
+    unsettled = [p for p in problems(views) if "transfer" in p or "disagree" in p or "none of the store" in p]
+    if unsettled:
+        raise BackupError(f"collection {collection}: the cluster is not settled ({'; '.join(unsettled)}); retry later")
+    sources: dict[int, int] = {}
+    for shard in range(shard_count):
+        for view in views:
+            if view.replicas.get(shard, {}).get(view.peer) == "Active":
+                sources[shard] = view.node
+                break
+        else:
+            raise BackupError(
+                f"collection {collection}: no node holds an Active replica of shard {shard}; "
+                "the shard's data cannot be backed up until it recovers"
+            )
+    return sources
+
+
 async def _common_version(nodes: list[QdrantNode]) -> str:
     versions = [await node.version() for node in nodes]
     if len(set(versions)) > 1:
@@ -120,22 +180,30 @@ async def _common_version(nodes: list[QdrantNode]) -> str:
 
 
 async def _snapshot(
-    storage: Storage, store: StoreRef, name: str, node: QdrantNode, index: int, collection: str
-) -> SnapshotFile:
-    description = await node.create_snapshot(collection)
-    file = snapshot_file(collection, index)
+    storage: Storage,
+    store: StoreRef,
+    name: str,
+    node: QdrantNode,
+    index: int,
+    collection: str,
+    shard: int,
+    holders: list[int],
+) -> ShardFile:
+    description = await node.create_shard_snapshot(collection, shard)
+    file = shard_file(collection, shard)
     key = backup_prefix(store, name) + file
+    what = f"{collection} shard {shard} on node {index}"
     try:
         writer = await asyncio.to_thread(storage.writer, key)
         digest = hashlib.sha256()
         size = 0
         try:
-            async with node.download(collection, description.name) as chunks:
+            async with node.download_shard(collection, shard, description.name) as chunks:
                 async for chunk in chunks:
                     digest.update(chunk)
                     size += len(chunk)
                     await asyncio.to_thread(writer.write, chunk)
-            _check(description.checksum, digest.hexdigest(), description.size, size, f"{collection} on node {index}")
+            _check(description.checksum, digest.hexdigest(), description.size, size, what)
             await asyncio.to_thread(writer.commit)
         except BaseException:
             await _abort(writer, key)
@@ -143,10 +211,10 @@ async def _snapshot(
     finally:
         # Snapshots take node disk space: remove this one whatever happened to its copy.
         try:
-            await node.delete_snapshot(collection, description.name)
+            await node.delete_shard_snapshot(collection, shard, description.name)
         except QdrantError as error:
             log.warning("could not delete snapshot %s from node %d: %s", description.name, index, error)
-    return SnapshotFile(node=index, file=file, size=size, sha256=digest.hexdigest())
+    return ShardFile(shard=shard, nodes=holders, source=index, file=file, size=size, sha256=digest.hexdigest())
 
 
 def _check(expected_sha: str | None, sha: str, expected_size: int, size: int, what: str) -> None:
@@ -183,5 +251,5 @@ def _read_manifest(storage: Storage, store: StoreRef, name: str) -> Manifest | N
         return None
 
 
-def _size(files: list[SnapshotFile]) -> int:
+def _size(files: list[ShardFile]) -> int:
     return sum(f.size for f in files)

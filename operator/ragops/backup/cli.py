@@ -1,7 +1,8 @@
 """`ragops backup` and `ragops restore`: what the operator's CronJob and Jobs run.
 
     ragops backup  --store NS/NAME --node-url URL [...] --retention 30d [--backup-name N] DESTINATION
-    ragops restore --store NS/NAME --node-url URL [...] --backup-name N [--overwrite] DESTINATION
+    ragops restore --store NS/NAME --node-url URL [...] --backup-name N [--overwrite] [--settle-timeout S]
+                   DESTINATION
     DESTINATION:   --pvc-path /backups | --s3-bucket B [--s3-prefix P] [--s3-endpoint URL] [--s3-region R]
 
 Environment: QDRANT_API_KEY, AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (S3), RAGOPS_BACKUP_NAME (backup).
@@ -22,7 +23,7 @@ from ragops.backup.backup import backup
 from ragops.backup.catalog import parse_retention
 from ragops.backup.errors import BackupError
 from ragops.backup.layout import StoreRef, check_backup_name, default_backup_name
-from ragops.backup.restore import restore
+from ragops.backup.restore import SETTLE_SECONDS, restore
 from ragops.backup.storage import PvcStorage, Storage
 from ragops.qdrant.snapshots import QdrantError
 
@@ -54,6 +55,12 @@ def add_restore_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backup-name", required=True, type=_typed(check_backup_name), help="backup to restore")
     parser.add_argument(
         "--overwrite", action="store_true", help="replace collections that already hold points (default: refuse)"
+    )
+    parser.add_argument(
+        "--settle-timeout",
+        type=float,
+        default=SETTLE_SECONDS,
+        help=f"seconds to wait, per step, for every replica to be Active (default {SETTLE_SECONDS:.0f})",
     )
     _add_destination_arguments(parser)
 
@@ -90,14 +97,23 @@ def run_restore(args: argparse.Namespace) -> int:
     try:
         storage = open_storage(args)
         restored = asyncio.run(
-            restore(storage, args.store, args.backup_name, args.node_urls, _api_key(), overwrite=args.overwrite)
+            restore(
+                storage,
+                args.store,
+                args.backup_name,
+                args.node_urls,
+                _api_key(),
+                overwrite=args.overwrite,
+                settle_seconds=args.settle_timeout,
+            )
         )
     except Exception as error:
         log.error("restore of backup %s of %s failed: %s", args.backup_name, args.store, describe(error))
         return 1
     print(f"restored backup {args.backup_name} of {args.store} onto {len(args.node_urls)} node(s):")
     for item in restored:
-        note = "" if item.points_now == item.points_in_backup else "  <- differs: writes during the backup?"
+        # A backup whose count was stable and a restore that differs already failed: this is the other case.
+        note = "" if item.points_now == item.points_in_backup else "  <- differs: writes during the backup"
         print(f"  {item.collection}: {item.points_now} points ({item.points_in_backup} in the backup){note}")
     log.info("restore of backup %s of %s complete: %d collection(s)", args.backup_name, args.store, len(restored))
     return 0
@@ -137,7 +153,7 @@ def _add_store_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         required=True,
         type=_typed(_node_url),
-        help="URL of one Qdrant pod, repeated in ordinal order (snapshots are per node)",
+        help="URL of one Qdrant pod, repeated in ordinal order (shard placement is recorded by ordinal)",
     )
 
 

@@ -1,7 +1,8 @@
 """Names and keys of a backup in its destination, the same on a PVC and in S3.
 
     <namespace>/<store>/<backup-name>/manifest.json
-    <namespace>/<store>/<backup-name>/<collection>/node-<i>.snapshot
+    <namespace>/<store>/<backup-name>/<collection>/shard-<s>.snapshot   (format 2)
+    <namespace>/<store>/<backup-name>/<collection>/node-<i>.snapshot    (format 1, restore only)
 
 Keys are relative, "/"-separated; each destination puts them under its own root (a directory, or a bucket
 and prefix).
@@ -63,9 +64,9 @@ def manifest_key(store: StoreRef, backup: str) -> str:
     return f"{backup_prefix(store, backup)}{MANIFEST}"
 
 
-def snapshot_file(collection: str, node: int) -> str:
-    """Key of a snapshot relative to its backup, as recorded in the manifest."""
-    return f"{collection_dir(collection)}/node-{node}.snapshot"
+def shard_file(collection: str, shard: int) -> str:
+    """Key of a shard snapshot relative to its backup, as recorded in the manifest."""
+    return f"{collection_dir(collection)}/shard-{shard}.snapshot"
 
 
 def collection_dir(collection: str) -> str:

@@ -1,4 +1,12 @@
-"""Restore a backup: node i's snapshot of each collection recovered on node i.
+"""Restore a backup: recreate each collection, put its shards where they were, recover every shard from its
+snapshot, wait until every replica is Active in every node's view, then count.
+
+Format 2 (shard snapshots, see ragops.backup.backup): the collection is created from the configuration the
+backup recorded; on a cluster of the backup's size the replicas are moved to the nodes that held them (by
+ordinal), on a cluster of another size Qdrant's own placement stands; each shard's snapshot is uploaded to
+one node holding a replica, with snapshot priority, and Qdrant re-synchronises the shard's other replicas
+from it. Format 1 (one collection snapshot per node) is still restored node for node, then checked the same
+way: on a cluster that restore can leave replicas Qdrant disagrees about, which the check reports.
 
 Everything that can be checked without changing Qdrant is checked first (manifest, node count, version,
 collections that hold points), so a refused restore changes nothing.
@@ -19,13 +27,16 @@ from pydantic import ValidationError
 
 from ragops.backup.errors import BackupError
 from ragops.backup.layout import StoreRef, backup_prefix, manifest_key
-from ragops.backup.manifest import Manifest, SnapshotFile
+from ragops.backup.manifest import CollectionBackup, Manifest, ShardFile, SnapshotFile
 from ragops.backup.storage import Storage
+from ragops.qdrant.cluster import View, peers_by_node, placement_operations, problems
 from ragops.qdrant.snapshots import QdrantNode
 
 log = logging.getLogger(__name__)
 
 HASH_CHUNK = 1024 * 1024
+SETTLE_SECONDS = 600.0  # for replicas to become Active after a recovery or a shard move
+POLL_SECONDS = 0.5
 _MINOR = re.compile(r"^v?(\d+)\.(\d+)")
 
 
@@ -51,30 +62,124 @@ def read_manifest(storage: Storage, store: StoreRef, name: str) -> Manifest:
 
 
 async def restore(
-    storage: Storage, store: StoreRef, name: str, node_urls: list[str], api_key: str | None, *, overwrite: bool
+    storage: Storage,
+    store: StoreRef,
+    name: str,
+    node_urls: list[str],
+    api_key: str | None,
+    *,
+    overwrite: bool,
+    settle_seconds: float = SETTLE_SECONDS,
 ) -> list[Restored]:
     manifest = await asyncio.to_thread(read_manifest, storage, store, name)
-    if manifest.nodes != len(node_urls):
+    by_shard = all(c.config is not None for c in manifest.collections)
+    if not by_shard and manifest.nodes != len(node_urls):
         raise BackupError(
             f"backup {name} was taken from {manifest.nodes} Qdrant node(s) and this store has {len(node_urls)}: "
-            "snapshots are per node, so restore needs the same number of nodes"
+            "its snapshots are per node (format 1), so restore needs the same number of nodes"
         )
     nodes = [QdrantNode(url, api_key) for url in node_urls]
+    prefix = backup_prefix(store, name)
     try:
         await _check_versions(nodes, manifest.qdrant_version, name)
         await _refuse_non_empty(nodes[0], manifest, overwrite)
         results = []
         for collection in manifest.collections:
-            # Node 0 first: on a cluster, the first recovery creates the collection for every node.
-            for snapshot in sorted(collection.snapshots, key=lambda s: s.node):
-                await _recover(storage, backup_prefix(store, name), nodes[snapshot.node], collection.name, snapshot)
-            points = await nodes[0].count(collection.name)
-            log.info("restored collection %s: %d points", collection.name, points)
-            results.append(Restored(collection.name, collection.points, points))
+            if collection.config is not None:
+                await _restore_shards(storage, prefix, nodes, manifest, collection, settle_seconds)
+            else:
+                # Node 0 first: on a cluster, the first recovery creates the collection for every node.
+                for snapshot in sorted(collection.snapshots, key=lambda s: s.node):
+                    await _recover(storage, prefix, nodes[snapshot.node], collection.name, snapshot)
+                await settle(nodes, collection.name, settle_seconds)
+            results.append(await _counted(nodes[0], collection))
         return results
     finally:
         for node in nodes:
             await node.aclose()
+
+
+async def _restore_shards(
+    storage: Storage,
+    prefix: str,
+    nodes: list[QdrantNode],
+    manifest: Manifest,
+    collection: CollectionBackup,
+    settle_seconds: float,
+) -> None:
+    name = collection.name
+    assert collection.config is not None
+    if name in await nodes[0].collections():
+        # Overwrite (or an empty collection, e.g. the operator's): the backup's configuration replaces it,
+        # since its shard count and vectors are what the snapshots need.
+        log.info("deleting the existing collection %s before restoring it", name)
+        await nodes[0].delete_collection(name)
+    await nodes[0].create_collection(name, collection.config)
+    for field, schema in collection.payload_indexes.items():
+        await nodes[0].create_index(name, field, schema)
+    views = await settle(nodes, name, settle_seconds)
+    same_size = manifest.nodes == len(nodes)
+    if same_size:
+        views = await _place(nodes, name, collection.shards, views, settle_seconds)
+    else:
+        log.info(
+            "collection %s: backup of %d node(s) restored onto %d: Qdrant places the shards",
+            name,
+            manifest.nodes,
+            len(nodes),
+        )
+    node_of_peer = {peer: node for node, peer in peers_by_node(views).items()}
+    holders = views[0].holders()
+    for shard in sorted(collection.shards, key=lambda f: f.shard):
+        on = sorted(node_of_peer[p] for p in holders.get(shard.shard, set()) if p in node_of_peer)
+        if not on:
+            raise BackupError(f"collection {name}: no node holds shard {shard.shard} after creating the collection")
+        # The node that was snapshotted, when it holds the shard again; else the first holder.
+        target = shard.source if same_size and shard.source in on else on[0]
+        await _recover_shard(storage, prefix, nodes[target], target, name, shard)
+    await settle(nodes, name, settle_seconds)
+
+
+async def _place(
+    nodes: list[QdrantNode], name: str, shards: list[ShardFile], views: list[View], settle_seconds: float
+) -> list[View]:
+    """Move, add or drop replicas of the (still empty) collection until each shard sits on the nodes that
+    held it when the backup was taken. One operation at a time: transfers of one shard conflict."""
+    peer_of = peers_by_node(views)
+    desired = {f.shard: {peer_of[n] for n in f.nodes if n in peer_of} for f in shards}
+    for _ in range(4 * max(1, sum(len(f.nodes) + 1 for f in shards))):
+        operations = placement_operations(views[0].holders(), desired)
+        if not operations:
+            return views
+        log.info("collection %s: %s", name, operations[0])
+        await nodes[0].cluster_operation(name, operations[0])
+        views = await settle(nodes, name, settle_seconds)
+    raise BackupError(f"collection {name}: shard placement did not converge to the backup's")
+
+
+async def settle(nodes: list[QdrantNode], name: str, timeout: float) -> list[View]:
+    """Every node's view of collection `name`, once they agree and every replica is Active with no transfer
+    under way; a BackupError naming what is still wrong after `timeout` seconds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        views = [View.of(i, await node.cluster(name)) for i, node in enumerate(nodes)]
+        found = problems(views)
+        if not found:
+            return views
+        if asyncio.get_running_loop().time() >= deadline:
+            raise BackupError(f"collection {name}: replicas not all Active after {timeout:.0f}s: {'; '.join(found)}")
+        await asyncio.sleep(POLL_SECONDS)
+
+
+async def _counted(node: QdrantNode, collection: CollectionBackup) -> Restored:
+    points = await node.count(collection.name)
+    log.info("restored collection %s: %d points", collection.name, points)
+    if collection.stable and points != collection.points:
+        raise BackupError(
+            f"collection {collection.name}: {points} points after the restore, but the backup holds "
+            f"{collection.points} (its count did not change while it was taken): the restore is incomplete"
+        )
+    return Restored(collection.name, collection.points, points)
 
 
 async def _check_versions(nodes: list[QdrantNode], backed_up: str, name: str) -> None:
@@ -110,16 +215,32 @@ async def _refuse_non_empty(node: QdrantNode, manifest: Manifest, overwrite: boo
 
 
 async def _recover(storage: Storage, prefix: str, node: QdrantNode, collection: str, snapshot: SnapshotFile) -> None:
-    async with _local_copy(storage, prefix + snapshot.file) as path:
-        size, digest = await asyncio.to_thread(_measure, path)
-        if (size, digest) != (snapshot.size, snapshot.sha256):
-            raise BackupError(
-                f"{storage.where(prefix + snapshot.file)} does not match the manifest "
-                f"({size} bytes, sha256 {digest}; expected {snapshot.size} bytes, sha256 {snapshot.sha256}): "
-                f"not uploaded; the backup is damaged"
-            )
+    async with _verified_copy(storage, prefix, snapshot) as (path, size):
         log.info("recovering collection %s on node %d from %d bytes", collection, snapshot.node, size)
         await node.recover(collection, path, checksum=snapshot.sha256)
+
+
+async def _recover_shard(
+    storage: Storage, prefix: str, node: QdrantNode, index: int, collection: str, shard: ShardFile
+) -> None:
+    async with _verified_copy(storage, prefix, shard) as (path, size):
+        log.info("recovering collection %s shard %d on node %d from %d bytes", collection, shard.shard, index, size)
+        await node.recover_shard(collection, shard.shard, path, checksum=shard.sha256)
+
+
+@asynccontextmanager
+async def _verified_copy(
+    storage: Storage, prefix: str, entry: SnapshotFile | ShardFile
+) -> AsyncIterator[tuple[Path, int]]:
+    async with _local_copy(storage, prefix + entry.file) as path:
+        size, digest = await asyncio.to_thread(_measure, path)
+        if (size, digest) != (entry.size, entry.sha256):
+            raise BackupError(
+                f"{storage.where(prefix + entry.file)} does not match the manifest "
+                f"({size} bytes, sha256 {digest}; expected {entry.size} bytes, sha256 {entry.sha256}): "
+                f"not uploaded; the backup is damaged"
+            )
+        yield path, size
 
 
 @asynccontextmanager

@@ -39,6 +39,9 @@ class QdrantRest:
     async def delete(self, name: str) -> None:
         await self._call("DELETE", f"/collections/{name}")
 
+    async def cluster(self, name: str) -> dict[str, Any]:
+        return dict(await self._call("GET", f"/collections/{name}/cluster"))
+
     async def close(self) -> None:
         await self._http.aclose()
 

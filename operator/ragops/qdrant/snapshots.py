@@ -1,8 +1,10 @@
-"""REST calls to ONE Qdrant node: collection snapshots, their download and recovery, counts and version.
+"""REST calls to ONE Qdrant node: shard and collection snapshots, their download and recovery, the node's
+view of a collection's cluster (shard placement, replica states, transfers), counts and version.
 
-Collection snapshots are per node (each holds that node's shards), so backup and restore talk to every pod
-through its own URL rather than through the load-balanced Service. Responses are parsed with
-qdrant-client's own pydantic models, so a shape this code assumes is the shape Qdrant documents.
+Snapshots are taken on, and recovered into, the node that holds the shard, and each node has its own view
+of the cluster state, so backup and restore talk to every pod through its own URL rather than through the
+load-balanced Service. Responses are parsed with qdrant-client's own pydantic models, so a shape this code
+assumes is the shape Qdrant documents.
 """
 
 from __future__ import annotations
@@ -72,6 +74,73 @@ class QdrantNode:
         )
         return models.CountResult.model_validate(result).count
 
+    async def info(self, collection: str) -> dict[str, Any]:
+        """`GET /collections/{c}` as Qdrant sent it (config, payload_schema, counts): kept as raw JSON so a
+        backup records the configuration exactly, including fields qdrant-client does not model."""
+        result = await self._result("GET", f"/collections/{_name(collection)}")
+        if not isinstance(result, dict):
+            raise QdrantError(f"{self.url}: GET /collections/{collection}: unexpected answer")
+        return result
+
+    async def cluster(self, collection: str) -> models.CollectionClusterInfo:
+        """This node's view of the collection's shards: its peer id, local and remote replicas with their
+        states, and the shard transfers it knows of."""
+        result = await self._result("GET", f"/collections/{_name(collection)}/cluster")
+        return models.CollectionClusterInfo.model_validate(result)
+
+    async def create_collection(self, collection: str, body: dict[str, Any]) -> None:
+        await self._result("PUT", f"/collections/{_name(collection)}", params={"wait": "true"}, json=body)
+
+    async def delete_collection(self, collection: str) -> None:
+        await self._result("DELETE", f"/collections/{_name(collection)}", params={"wait": "true"})
+
+    async def create_index(self, collection: str, field: str, schema: Any) -> None:
+        body = {"field_name": field, "field_schema": schema}
+        await self._result("PUT", f"/collections/{_name(collection)}/index", params={"wait": "true"}, json=body)
+
+    async def cluster_operation(self, collection: str, operation: dict[str, Any]) -> None:
+        """`POST /collections/{c}/cluster` (move_shard, replicate_shard, drop_replica): Qdrant accepts the
+        operation through consensus and returns; transfers then run in the background."""
+        await self._result("POST", f"/collections/{_name(collection)}/cluster", json=operation)
+
+    async def create_shard_snapshot(self, collection: str, shard: int) -> models.SnapshotDescription:
+        result = await self._result(
+            "POST",
+            f"/collections/{_name(collection)}/shards/{shard}/snapshots",
+            params={"wait": "true"},
+            timeout=self._long,
+        )
+        return models.SnapshotDescription.model_validate(result)
+
+    async def delete_shard_snapshot(self, collection: str, shard: int, snapshot: str) -> None:
+        await self._result(
+            "DELETE",
+            f"/collections/{_name(collection)}/shards/{shard}/snapshots/{_name(snapshot)}",
+            params={"wait": "true"},
+        )
+
+    def download_shard(self, collection: str, shard: int, snapshot: str) -> Any:
+        """Stream a shard snapshot file, like `download`."""
+        return self._stream(f"/collections/{_name(collection)}/shards/{shard}/snapshots/{_name(snapshot)}")
+
+    async def recover_shard(self, collection: str, shard: int, snapshot: Path, *, checksum: str | None) -> None:
+        """Upload a shard snapshot and recover this node's replica of the shard from it.
+
+        `priority=snapshot`: the uploaded data becomes the shard's content; Qdrant marks the shard's other
+        replicas Dead and re-synchronises them from this one (the caller waits for them to be Active).
+        The node must hold a replica of the shard."""
+        params = {"priority": "snapshot", "wait": "true"}
+        if checksum:
+            params["checksum"] = checksum
+        with snapshot.open("rb") as file:
+            await self._result(
+                "POST",
+                f"/collections/{_name(collection)}/shards/{shard}/snapshots/upload",
+                params=params,
+                files={"snapshot": (snapshot.name, file, "application/octet-stream")},
+                timeout=self._long,
+            )
+
     async def create_snapshot(self, collection: str) -> models.SnapshotDescription:
         result = await self._result(
             "POST", f"/collections/{_name(collection)}/snapshots", params={"wait": "true"}, timeout=self._long
@@ -86,10 +155,12 @@ class QdrantNode:
             "DELETE", f"/collections/{_name(collection)}/snapshots/{_name(snapshot)}", params={"wait": "true"}
         )
 
-    @asynccontextmanager
-    async def download(self, collection: str, snapshot: str) -> AsyncIterator[AsyncIterator[bytes]]:
+    def download(self, collection: str, snapshot: str) -> Any:
         """Stream a snapshot file: `async with node.download(c, s) as chunks: async for chunk in chunks`."""
-        path = f"/collections/{_name(collection)}/snapshots/{_name(snapshot)}"
+        return self._stream(f"/collections/{_name(collection)}/snapshots/{_name(snapshot)}")
+
+    @asynccontextmanager
+    async def _stream(self, path: str) -> AsyncIterator[AsyncIterator[bytes]]:
         try:
             async with self._http.stream("GET", path, timeout=self._long) as response:
                 if response.is_error:
