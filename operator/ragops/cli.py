@@ -44,7 +44,16 @@ def _parser() -> argparse.ArgumentParser:
     peering.add_argument("--standalone", action="store_true", help="no peering (a single operator replica)")
     peering.add_argument("--peering", metavar="NAME", help="kopf peering name: replicas keep one active")
     run.add_argument("--metrics-port", type=int, default=9090, help="Prometheus metrics port (0 = off)")
-    run.add_argument("--health-port", type=int, default=8081, help="liveness endpoint port /healthz (0 = off)")
+    run.add_argument(
+        "--health-port", type=int, default=8081, help="/healthz (liveness) and /readyz (watches) port (0 = off)"
+    )
+    run.add_argument(
+        "--watch-dead-seconds",
+        type=float,
+        default=120.0,
+        help="/healthz fails after a watch is dead this long while the API server answers; the process exits "
+        "after twice as long",
+    )
     run.add_argument(
         "--image",
         default=os.environ.get("RAGOPS_IMAGE", DEFAULT_IMAGE),
@@ -111,20 +120,35 @@ def _run(args: argparse.Namespace) -> int:
         namespace=os.environ.get("POD_NAMESPACE", "ragops-system"),
         resync_seconds=args.resync_seconds,
     )
-    registry = build_registry(
-        settings, metrics_port=args.metrics_port or None, workers=args.workers, namespaces=args.namespace or None
-    )
-    asyncio.run(
-        kopf.operator(
+
+    async def operate() -> int:
+        stop = asyncio.Event()
+        fatal: list[str] = []
+
+        def on_fatal(why: str) -> None:
+            fatal.append(why)
+            stop.set()
+
+        registry = build_registry(
+            settings,
+            metrics_port=args.metrics_port or None,
+            health_port=args.health_port or None,
+            dead_after=args.watch_dead_seconds,
+            on_fatal=on_fatal,
+            workers=args.workers,
+            namespaces=args.namespace or None,
+        )
+        await kopf.operator(
             registry=registry,
             clusterwide=not args.namespace,
             namespaces=args.namespace,
             standalone=not args.peering,
             peering_name=args.peering,
-            liveness_endpoint=f"http://0.0.0.0:{args.health_port}/healthz" if args.health_port else None,
+            stop_flag=stop,
         )
-    )
-    return 0
+        return 1 if fatal else 0
+
+    return asyncio.run(operate())
 
 
 def _render(args: argparse.Namespace) -> int:

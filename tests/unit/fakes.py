@@ -81,9 +81,10 @@ class FakeKube:
     def patch_status(self, kind: str, namespace: str, name: str, status: dict[str, Any]) -> None:
         self.requests.append(("PATCH", f"{kind}/status", name))
         stored = self.objects.get((kind, namespace, name))
-        if stored is not None:
-            stored["status"] = copy.deepcopy(status)
-            stored["metadata"]["resourceVersion"] = self._next_version()
+        if stored is None:
+            raise KubeError(404, "NotFound", f'{kind} "{name}" not found')
+        stored["status"] = copy.deepcopy(status)
+        stored["metadata"]["resourceVersion"] = self._next_version()
 
     def patch_annotations(self, kind: str, namespace: str, name: str, annotations: dict[str, str | None]) -> None:
         self.requests.append(("PATCH", kind, name))

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import kopf
 from prometheus_client import start_http_server
 
 from ragops import GROUP, VERSION
+from ragops.handlers import streams
+from ragops.health import Health, serve
 from ragops.reconcile.collections import QdrantCollections
 from ragops.reconcile.context import Context, OperatorSettings
 from ragops.reconcile.kube import KINDS, KubeClient, load_api_client
 from ragops.reconcile.runtime import Runtime
+from ragops.reconcile.watches import DEFAULT_DEAD_AFTER
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +53,17 @@ def build_registry(
     kubeconfig: str | None = None,
     make_context: Any = None,
     namespaces: Sequence[str] | None = None,
+    health_port: int | None = None,
+    dead_after: float | None = None,
+    on_fatal: Callable[[str], None] | None = None,
 ) -> kopf.OperatorRegistry:
     """A registry with every handler; `make_context` lets tests swap the Qdrant access.
 
-    `namespaces` are the watched ones (None: cluster-wide); the child cache is primed from them."""
+    `namespaces` are the watched ones (None: cluster-wide); the child cache is primed from them.
+    `health_port` serves /healthz and /readyz; `on_fatal` is called when the watches stay dead (the caller
+    stops the operator with a non-zero exit), after `dead_after` seconds of failing liveness."""
     registry = kopf.OperatorRegistry()
+    streams.install()
 
     def default_context(runtime: Runtime) -> Context:
         requests = runtime.metrics.api_requests
@@ -72,10 +81,19 @@ def build_registry(
     @kopf.on.startup(registry=registry)
     async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
         configure(settings)
-        runtime = Runtime(make_context or default_context, workers=workers)
+        runtime = Runtime(
+            make_context or default_context,
+            workers=workers,
+            on_fatal=on_fatal,
+            dead_after=dead_after if dead_after is not None else DEFAULT_DEAD_AFTER,
+        )
         memo["runtime"] = runtime
+        streams.attach(settings, runtime)
         if metrics_port:
             start_http_server(metrics_port, registry=runtime.metrics.registry)
+        if health_port:
+            health = Health(runtime.watches, started=lambda: runtime.ready, heartbeat=lambda: runtime.heartbeat)
+            memo["health_server"] = serve(health, health_port)
         # Startup handlers finish before kopf starts watching: list everything once, before any event. Not
         # with namespace patterns: what kopf will watch is not known here (misses then read one by one).
         if namespaces is None or not any(_is_pattern(ns) for ns in namespaces):
@@ -88,6 +106,9 @@ def build_registry(
         runtime = memo.get("runtime")
         if runtime is not None:
             await runtime.stop()
+        server = memo.get("health_server")
+        if server is not None:
+            server.shutdown()
 
     @kopf.on.event(GROUP, VERSION, "vectorstores", registry=registry)
     @kopf.on.event(GROUP, VERSION, "ragpipelines", registry=registry)
@@ -102,6 +123,13 @@ def build_registry(
             memo["runtime"].observe_child(event.get("type"), event["object"])
 
     return registry
+
+
+def _matches(group: str, plural: str) -> Callable[[Any], bool]:
+    def check(resource: Any) -> bool:
+        return bool(resource.group == group and resource.plural == plural)
+
+    return check
 
 
 def _is_pattern(namespace: str) -> bool:
@@ -134,5 +162,12 @@ def configure(settings: kopf.OperatorSettings) -> None:
     settings.queueing.worker_limit = 1000
     settings.queueing.idle_timeout = 0.5
     settings.watching.chunk_size = 200
+    # Children are filtered by the API server, not after the fact: the operator never receives (nor holds in
+    # memory, nor needs RBAC to read) other people's ConfigMaps, Secrets, Services...
+    selector = ",".join(f"{k}={v}" for k, v in MANAGED.items())
+    for kind in CHILD_KINDS:
+        group, _ = _group_version(kind)
+        plural = KINDS[kind].plural
+        settings.watching.label_selectors[_matches(group, plural)] = selector
     # Every watch event would log "Handler succeeded" at INFO; our own logs say what matters.
     logging.getLogger("kopf.objects").setLevel(logging.WARNING)

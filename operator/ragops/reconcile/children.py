@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 from collections import defaultdict
@@ -55,12 +56,40 @@ class ChildCache:
         self._by_owner: dict[str, set[Key]] = defaultdict(set)
         self._primed: set[str] = set()  # kinds whose misses mean "absent"
         self._unseen: set[Key] = set()  # listed when priming, no body yet
+        self._counter = itertools.count(1)
+        self._stored: dict[Key, int] = {}  # when each key was last stored (a `mark` value)
 
     def prime(self, kind: str, existing: Iterable[Key]) -> None:
         """Record the children of `kind` that exist now (a LIST taken before any watch event)."""
         with self._lock:
-            self._unseen.update(key for key in existing if key not in self._objects)
+            mark = next(self._counter)
+            for key in existing:
+                if key not in self._objects:
+                    self._unseen.add(key)
+                    self._stored[key] = mark
             self._primed.add(kind)
+
+    def mark(self) -> int:
+        """A point in the cache's history: take it before a listing starts, pass it to `replace`."""
+        return next(self._counter)
+
+    def replace(self, kind: str, namespace: str | None, present: Iterable[Key], mark: int) -> list[dict[str, Any]]:
+        """A listing of `kind` (in `namespace`, or cluster-wide) found exactly `present`: forget every cached
+        child of that scope it lacks that was stored before `mark`. Returns the forgotten bodies."""
+        wanted = set(present)
+        with self._lock:
+            stale = [
+                key
+                for key in [*self._objects, *self._unseen]
+                if key[0] == kind
+                and (namespace is None or key[1] == namespace)
+                and key not in wanted
+                and self._stored.get(key, 0) < mark
+            ]
+            forgotten = [self._objects[key] for key in stale if key in self._objects]
+            for key in stale:
+                self._forget(key)
+            return forgotten
 
     def put(self, obj: Mapping[str, Any]) -> None:
         key = key_of(obj)
@@ -68,6 +97,7 @@ class ChildCache:
         with self._lock:
             self._forget(key)
             self._objects[key] = slimmed
+            self._stored[key] = next(self._counter)
             owner = controller_uid(slimmed)
             if owner:
                 self._by_owner[owner].add(key)
@@ -100,6 +130,7 @@ class ChildCache:
 
     def _forget(self, key: Key) -> None:
         self._unseen.discard(key)
+        self._stored.pop(key, None)
         old = self._objects.pop(key, None)
         if old is not None:
             owner = controller_uid(old)

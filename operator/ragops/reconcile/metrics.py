@@ -32,4 +32,10 @@ class OperatorMetrics:
             ["method"],
             registry=self.registry,
         )
+        self.throttled = Counter(
+            "ragops_reconcile_throttled_total",
+            "Passes put off because the resource was reconciled too often in the last minute (a storm)",
+            ["kind"],
+            registry=self.registry,
+        )
         self.queue_depth = Gauge("ragops_queue_depth", "Resources waiting for a reconcile", registry=self.registry)
