@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from urllib.parse import quote
 
 from ragops.gateway.store import point_id
 from tests.gateway.conftest import Start
@@ -89,7 +90,9 @@ async def test_delete_removes_a_document_and_unknown_ids_are_404(start: Start) -
         assert [hit["documentId"] for hit in hits] == ["a/b c"]
         again = await h.client.delete("/v1/documents/cats")
         assert again.status_code == 404
-        assert again.json() == {"error": "document not found"}
+        assert again.json() == {
+            "error": {"message": "document not found", "type": "not_found_error", "param": None, "code": "not_found"}
+        }
         # Ids with slashes and spaces work when URL-encoded.
         assert (await h.client.delete("/v1/documents/a/b%20c")).status_code == 200
         assert await h.metric("ragops_gateway_documents_deleted_total") == 2
@@ -115,14 +118,47 @@ async def test_validation_errors_name_the_field_and_do_not_echo_the_text(start: 
         ]
         for body, field in cases:
             response = await h.client.post("/v1/documents", json=body)
-            assert response.status_code == 422, body
-            assert field in [f["field"] for f in response.json()["fields"]], response.json()
+            assert response.status_code == 400, body
+            error = response.json()["error"]
+            assert field in [f["field"] for f in error["fields"]], error
+            assert error["type"] == "invalid_request_error" and error["param"] == error["fields"][0]["field"]
             assert "confidential" not in response.text
         bad_query = await h.query("cats", topK=0)
-        assert bad_query.status_code == 422
-        assert [f["field"] for f in bad_query.json()["fields"]] == ["topK"]
-        not_json = await h.client.post("/v1/query", content=b"{not json", headers={"content-type": "application/json"})
-        assert not_json.status_code == 422
+        assert bad_query.status_code == 400
+        assert [f["field"] for f in bad_query.json()["error"]["fields"]] == ["topK"]
+        assert bad_query.json()["error"]["message"].startswith("invalid request: topK: ")
+
+
+async def test_bodies_that_are_not_json_or_not_utf8_are_400_in_the_error_shape(start: Start) -> None:
+    async with start() as h:
+        json_type = {"content-type": "application/json"}
+        for content in (b"{not json", b'{"query": "caf\xe9"}', b"", b"[1, 2]"):
+            response = await h.client.post("/v1/query", content=content, headers=json_type)
+            assert response.status_code == 400, content
+            assert response.json()["error"]["type"] == "invalid_request_error", content
+
+
+async def test_a_float_filter_value_matches_instead_of_failing(start: Start) -> None:
+    async with start() as h:
+        await h.ingest(("v2", CATS), version=2.5)
+        await h.ingest(("v3", CATS), version=3)
+        hits = (await h.query("cats", filter={"version": 2.5})).json()["chunks"]
+        assert [hit["documentId"] for hit in hits] == ["v2"]
+        hits = (await h.query("cats", filter={"version": 3.0})).json()["chunks"]  # JSON: 3.0 is 3
+        assert [hit["documentId"] for hit in hits] == ["v3"]
+
+
+async def test_ids_that_a_url_cannot_carry_are_refused_at_ingest(start: Start) -> None:
+    async with start() as h:
+        for bad in ("line\nbreak", "tab\there", "nul\x00", "del\x7f", ".", "..", "a/../b", "./a"):
+            response = await h.ingest((bad, CATS))
+            assert response.status_code == 400, repr(bad)
+            assert response.json()["error"]["param"] == "documents.0.id", repr(bad)
+        # Everything else an id may hold round-trips through the URL (encoded).
+        odd = "dir/file name.md?v=1#top%20ü"
+        assert (await h.ingest((odd, CATS))).status_code == 200
+        assert (await h.client.delete(f"/v1/documents/{quote(odd, safe='/')}")).status_code == 200
+        assert (await h.query("cats")).json()["chunks"] == []
 
 
 async def test_stream_without_llm_sends_chunks_then_done(start: Start) -> None:

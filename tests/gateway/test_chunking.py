@@ -7,14 +7,17 @@ import random
 import re
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from ragops.gateway import tokens
 from ragops.gateway.chunking import (
-    TOKEN,
     chunk,
     split_character,
     split_recursive,
     split_sentence,
     split_token,
+    token_windows,
 )
 from ragops.models.ragpipeline import ChunkingSpec, ChunkingStrategy
 
@@ -69,19 +72,70 @@ def test_character_without_overlap_reassembles_the_text() -> None:
     assert "".join(split_character(text, 37, 0)) == text
 
 
-def test_token_windows_count_tokens_and_share_overlap() -> None:
-    text = " ".join(f"w{i}" for i in range(23))
-    chunks = split_token(text, 5, 2)
-    token_lists = [TOKEN.findall(c) for c in chunks]
-    assert all(len(tokens) <= 5 for tokens in token_lists)
-    for first, second in itertools.pairwise(token_lists):
-        assert first[-2:] == second[:2]
-    assert token_lists[0] == ["w0", "w1", "w2", "w3", "w4"]
-    assert token_lists[-1][-1] == "w22"
+def test_token_windows_count_bpe_tokens_and_share_overlap() -> None:
+    # In cl100k_base each of these words (with its leading space) is one token.
+    text = "The quick brown fox jumps over the lazy dog"
+    chunks = split_token(text, 4, 1)
+    assert chunks == ["The quick brown fox", "fox jumps over the", "the lazy dog"]
+    assert [tokens.count(c) for c in chunks] == [4, 4, 3]
+
+
+def test_token_counts_are_real_bpe_tokens_not_words() -> None:
+    # Eleven tokens for ten words ("zeta" is two): a whitespace count would say ten.
+    text = "alpha beta gamma delta epsilon zeta eta theta iota kappa"
+    assert tokens.count(text) == 11
+    assert split_token(text, 10, 0) == ["alpha beta gamma delta epsilon zeta eta theta iota", "kappa"]
 
 
 def test_token_chunks_keep_original_spacing() -> None:
-    assert split_token("one  two\nthree four", 3, 0) == ["one  two\nthree", "four"]
+    assert split_token("one  two\nthree four", 5, 0) == ["one  two\nthree", "four"]
+
+
+def test_special_token_text_is_ordinary_text() -> None:
+    assert split_token("before <|endoftext|> after", 100, 0) == ["before <|endoftext|> after"]
+
+
+def test_the_tokenizer_loads_without_any_download(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The BPE file ships in a package: building the encoding must not touch the network."""
+    import tiktoken.load
+
+    def no_download(blobpath: str) -> bytes:
+        if "://" in blobpath:
+            raise AssertionError(f"tried to download {blobpath}")
+        with open(blobpath, "rb") as file:
+            return file.read()
+
+    monkeypatch.setattr(tiktoken.load, "read_file", no_download)
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", "")  # no cache either: read the bundled file itself
+    tokens.encoding.cache_clear()
+    try:
+        assert tokens.count("The quick brown fox") == 4
+    finally:
+        tokens.encoding.cache_clear()
+
+
+TEXTS = st.text(
+    alphabet=st.characters(codec="utf-8", categories=["L", "N", "P", "S", "Zs", "Cc"]), min_size=0, max_size=400
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+@given(text=TEXTS, size=st.integers(4, 40), overlap_ratio=st.floats(0, 0.9))
+def test_token_chunks_never_exceed_the_limit_and_lose_nothing(text: str, size: int, overlap_ratio: float) -> None:
+    overlap = min(size - 1, int(size * overlap_ratio))
+    windows = token_windows(text, size, overlap)
+    chunks = [text[start:end] for start, end in windows]
+    assert split_token(text, size, overlap) == chunks
+    assert all(tokens.count(c) <= size for c in chunks)
+    assert all(c and c == c.strip() for c in chunks)
+    assert [start for start, _ in windows] == sorted(start for start, _ in windows)
+    covered = {index for start, end in windows for index in range(start, end)}
+    assert all(index in covered for index, char in enumerate(text) if not char.isspace())
+
+
+def test_with_a_tiny_size_a_character_of_several_tokens_is_kept_whole() -> None:
+    # U+0081 is two byte-level tokens in cl100k_base: with size 1 it cannot fit, and is not dropped either.
+    assert split_token("\x81", 1, 0) == ["\x81"]
 
 
 def test_sentences_are_not_cut_when_they_fit() -> None:

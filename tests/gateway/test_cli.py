@@ -79,7 +79,7 @@ def test_bad_manifests_fail_with_one_clear_line(tmp_path: Path, capsys: pytest.C
     assert run(parse("--pipeline", str(tmp_path / "missing.yaml"))) == 1
     with pytest.raises(ConfigError, match="no RagPipeline"):
         load_pipeline(write(tmp_path, {"kind": "VectorStore"}))
-    with pytest.raises(ConfigError, match=r"spec\.chunking: Value error, overlap must be smaller than size"):
+    with pytest.raises(ConfigError, match=r"spec\.chunking: .*overlap must be smaller than"):
         load_pipeline(write(tmp_path, bad))
 
 

@@ -19,7 +19,14 @@ async def test_api_key_is_required_on_the_api_but_not_on_probes(start: Start) ->
         body = {"query": "cats"}
         missing = await h.client.post("/v1/query", json=body)
         assert missing.status_code == 401
-        assert missing.json() == {"error": "missing or invalid API key"}
+        assert missing.json() == {
+            "error": {
+                "message": "missing or invalid API key",
+                "type": "authentication_error",
+                "param": None,
+                "code": "invalid_api_key",
+            }
+        }
         assert missing.headers["www-authenticate"] == "Bearer"
         for headers in ({"Authorization": "Bearer wrong"}, {"X-API-Key": "wrong"}, {"Authorization": KEY}):
             assert (await h.client.post("/v1/query", json=body, headers=headers)).status_code == 401
@@ -69,7 +76,8 @@ async def test_rate_limit_is_a_token_bucket_with_retry_after(start: Start) -> No
         limited = await h.query("cats")
         assert limited.status_code == 429
         assert limited.headers["retry-after"] == "1"
-        assert limited.json() == {"error": "rate limit exceeded"}
+        assert limited.json()["error"]["message"] == "rate limit exceeded"
+        assert limited.json()["error"]["type"] == "rate_limit_error"
         for path in ("/healthz", "/readyz", "/metrics"):
             assert (await h.client.get(path)).status_code == 200, path  # probes are never limited
         h.clock.advance(0.5)  # one token back at 2/s
@@ -89,7 +97,7 @@ async def test_oversized_bodies_are_refused_with_413(start: Start) -> None:
         big = {"documents": [{"id": "big", "text": "x" * 4096}]}
         response = await h.client.post("/v1/documents", json=big)
         assert response.status_code == 413
-        assert "gateway.maxRequestBytes" in response.json()["error"]
+        assert "gateway.maxRequestBytes" in response.json()["error"]["message"]
 
         async def chunked() -> AsyncIterator[bytes]:  # no Content-Length: counted while reading
             yield b'{"documents": [{"id": "big", "text": "'

@@ -1,8 +1,10 @@
-"""Probes: /healthz always answers; /readyz says which dependency is missing; /metrics is per app."""
+"""Probes: /healthz always answers; /health and /readyz report each component and fail only without Qdrant;
+/metrics is per app."""
 
 from __future__ import annotations
 
 import socket
+from typing import Any
 
 from qdrant_client import AsyncQdrantClient
 from qdrant_client.http import models
@@ -17,24 +19,39 @@ def closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def test_ready_in_laptop_mode(start: Start) -> None:
+async def test_ready_in_laptop_mode_with_each_component_and_its_latency(start: Start) -> None:
     async with start() as h:
-        response = await h.client.get("/readyz")
-        assert response.status_code == 200
-        assert response.json() == {"status": "ready", "checks": {"qdrant": "ok", "embedding": "ok"}}
+        for path in ("/readyz", "/health"):
+            response = await h.client.get(path)
+            assert response.status_code == 200
+            body = response.json()
+            assert body["status"] == "ok"
+            assert set(body["components"]) == {"qdrant", "embedding", "llm"}
+            for name in ("qdrant", "embedding"):
+                assert body["components"][name]["status"] == "ok"
+                assert body["components"][name]["latencyMs"] >= 0
+            assert body["components"]["llm"] == {
+                "status": "disabled",
+                "latencyMs": None,
+                "message": "no answering model (spec.llm absent or none)",
+            }
         assert (await h.client.get("/healthz")).json() == {"status": "ok"}
+        assert await h.metric("ragops_gateway_component_up", component="qdrant") == 1
 
 
 async def test_unreachable_qdrant_is_not_ready_but_alive(start: Start) -> None:
     async with start(qdrant_url=f"http://127.0.0.1:{closed_port()}") as h:
-        response = await h.client.get("/readyz")
-        assert response.status_code == 503
-        assert response.json()["status"] == "not ready"
-        assert "vector store unreachable" in response.json()["checks"]["qdrant"]
+        for path in ("/readyz", "/health"):
+            response = await h.client.get(path)
+            assert response.status_code == 503
+            assert response.json()["status"] == "unavailable"
+            assert response.json()["components"]["qdrant"]["status"] == "down"
+            assert "vector store unreachable" in response.json()["components"]["qdrant"]["message"]
+        assert await h.metric("ragops_gateway_component_up", component="qdrant") == 0
         assert (await h.client.get("/healthz")).status_code == 200
         ingest = await h.ingest(("d", "some text"))
         assert ingest.status_code == 503
-        assert "vector store unreachable" in ingest.json()["error"]
+        assert "vector store unreachable" in ingest.json()["error"]["message"]
 
 
 async def test_readiness_recreates_a_missing_collection(start: Start) -> None:
@@ -62,25 +79,41 @@ async def test_a_collection_of_another_size_is_reported() -> None:
         raise AssertionError("a size mismatch must not pass")
 
 
-async def test_providers_must_be_reachable_and_accept_the_key(start: Start) -> None:
+def statuses(body: dict[str, Any]) -> dict[str, str]:
+    return {name: component["status"] for name, component in body["components"].items()}
+
+
+async def test_a_provider_outage_degrades_but_keeps_the_pod_serving(start: Start) -> None:
     async with start(embedding=OPENAI, llm=OLLAMA) as h:
-        assert (await h.client.get("/readyz")).json()["checks"] == {"qdrant": "ok", "embedding": "ok", "llm": "ok"}
+        assert statuses((await h.client.get("/health")).json()) == {"qdrant": "ok", "embedding": "ok", "llm": "ok"}
         assert [r.path for r in h.provider.requests if r.path in ("/v1/models", "/api/tags")] == [
             "/v1/models",
             "/api/tags",
         ]
         h.provider.models_status = 401
         response = await h.client.get("/readyz")
-        assert response.status_code == 503
-        assert response.json()["checks"]["embedding"] == "embedding provider openai rejected the API key (HTTP 401)"
+        assert response.status_code == 200  # still in the Service
+        assert response.json()["status"] == "degraded"
+        embedding = response.json()["components"]["embedding"]
+        assert embedding["status"] == "down"
+        assert embedding["message"] == "embedding provider openai rejected the API key (HTTP 401)"
+        assert await h.metric("ragops_gateway_component_up", component="embedding") == 0
         h.provider.models_status = 404  # a live server without a model list (some compatible servers)
-        assert (await h.client.get("/readyz")).status_code == 200
+        assert (await h.client.get("/readyz")).json()["status"] == "ok"
+        assert await h.metric("ragops_gateway_component_up", component="embedding") == 1
 
     async with start(llm={**OPENAI, "endpoint": f"http://127.0.0.1:{closed_port()}/v1"}, real_network=True) as h:
         response = await h.client.get("/readyz")
-        assert response.status_code == 503
-        assert "unreachable" in response.json()["checks"]["llm"]
-        assert response.json()["checks"]["embedding"] == "ok"
+        assert response.status_code == 200
+        assert response.json()["status"] == "degraded"
+        assert statuses(response.json()) == {"qdrant": "ok", "embedding": "ok", "llm": "down"}
+        assert "unreachable" in response.json()["components"]["llm"]["message"]
+        assert await h.metric("ragops_gateway_component_up", component="llm") == 0
+        # Retrieval keeps serving without the LLM: chunks come back, the answer fails on its own.
+        await h.ingest(("cats", "Cats purr when they are content."))
+        retrieved = await h.query("cats", answer=False)
+        assert retrieved.status_code == 200 and retrieved.json()["chunks"]
+        assert (await h.query("cats")).status_code == 502
 
 
 async def test_each_app_has_its_own_metrics(start: Start) -> None:

@@ -115,7 +115,8 @@ async def test_wrong_vector_size_is_reported_not_stored(start: Start) -> None:
         h.provider.vector_size = 32
         response = await h.ingest(("cats", CATS))
         assert response.status_code == 502
-        assert "size 32" in response.json()["error"] and "dimensions is 64" in response.json()["error"]
+        message = response.json()["error"]["message"]
+        assert "size 32" in message and "dimensions is 64" in message
 
 
 async def test_5xx_is_retried_with_exponential_backoff(start: Start) -> None:
@@ -134,7 +135,7 @@ async def test_retries_give_up_after_the_configured_count(start: Start) -> None:
         h.provider.fail(500, times=5)
         response = await h.ingest(("cats", CATS))
         assert response.status_code == 502
-        assert response.json()["error"] == "embedding provider: openai answered HTTP 500"
+        assert response.json()["error"]["message"] == "embedding provider: openai answered HTTP 500"
         assert len(h.provider.posts("/v1/embeddings")) == 3
         assert await h.metric("ragops_gateway_provider_failures_total", role="embedding", reason="http_5xx") == 1
 
@@ -160,7 +161,8 @@ async def test_client_errors_are_not_retried_and_carry_the_provider_message(star
         h.provider.fail(400, error={"message": "input too long"})
         response = await h.ingest(("cats", CATS))
         assert response.status_code == 502
-        assert response.json()["providerMessage"] == "input too long"
+        assert response.json()["error"]["providerMessage"] == "input too long"
+        assert response.json()["error"]["code"] == "provider_bad_response"
         assert len(h.provider.posts("/v1/embeddings")) == 1
 
 
@@ -169,7 +171,7 @@ async def test_a_hanging_provider_times_out(start: Start) -> None:
         h.provider.hang(times=2)
         response = await h.query("cats")
         assert response.status_code == 504
-        assert response.json()["error"] == "embedding provider: openai timed out"
+        assert response.json()["error"]["message"] == "embedding provider: openai timed out"
         assert len(h.provider.posts("/v1/embeddings")) == 2
 
 
@@ -178,7 +180,7 @@ async def test_unreachable_provider_is_retried_then_reported(start: Start) -> No
     async with start(embedding={**OPENAI, "endpoint": endpoint}, real_network=True) as h:
         response = await h.query("cats")
         assert response.status_code == 502
-        assert "unreachable" in response.json()["error"]
+        assert "unreachable" in response.json()["error"]["message"]
         assert len(h.sleep.delays) == 2  # retries: 2
         assert (
             await h.metric("ragops_gateway_provider_requests_total", role="embedding", outcome="connection_error") == 3
@@ -197,8 +199,10 @@ async def test_circuit_opens_after_consecutive_failures_and_recovers(start: Star
         assert refused.headers["retry-after"] == "30"
         assert len(h.provider.requests) == calls  # the open circuit spares the provider
         assert await h.metric("ragops_gateway_circuit_state", role="embedding") == 2
+        # Degraded, not unready: the pod stays in its Service (probes, deletes and other calls still work).
         ready = await h.client.get("/readyz")
-        assert ready.status_code == 503 and "circuit open" in ready.json()["checks"]["embedding"]
+        assert ready.status_code == 200 and ready.json()["status"] == "degraded"
+        assert "circuit open" in ready.json()["components"]["embedding"]["message"]
 
         h.clock.advance(30)
         assert await h.metric("ragops_gateway_circuit_state", role="embedding") == 1  # half-open
@@ -208,7 +212,7 @@ async def test_circuit_opens_after_consecutive_failures_and_recovers(start: Star
         assert (await h.query("cats")).status_code == 200  # the trial succeeds: closed
         assert (await h.query("cats")).status_code == 200
         assert await h.metric("ragops_gateway_circuit_state", role="embedding") == 0
-        assert (await h.client.get("/readyz")).status_code == 200
+        assert (await h.client.get("/readyz")).json()["status"] == "ok"
 
 
 async def test_llm_failures_are_reported_as_such(start: Start) -> None:
@@ -218,4 +222,4 @@ async def test_llm_failures_are_reported_as_such(start: Start) -> None:
         h.provider.fail(502)
         response = await h.query("cats purr")
         assert response.status_code == 502
-        assert response.json()["error"] == "llm provider: openai answered HTTP 502"
+        assert response.json()["error"]["message"] == "llm provider: openai answered HTTP 502"

@@ -16,14 +16,17 @@ SYSTEM_PROMPT = (
 CITATION = re.compile(r"\[(\d+)\]")
 
 
-def build_messages(question: str, hits: Sequence[Hit]) -> list[Message]:
-    passages = "\n\n".join(
+def passages(hits: Sequence[Hit]) -> str:
+    return "\n\n".join(
         f"[{number}] (document {hit.document_id}, chunk {hit.chunk_index})\n{hit.text}"
         for number, hit in enumerate(hits, start=1)
     )
+
+
+def build_messages(question: str, hits: Sequence[Hit]) -> list[Message]:
     return [
         {"role": "system", "content": SYSTEM_PROMPT},
-        {"role": "user", "content": f"Context passages:\n\n{passages}\n\nQuestion: {question}"},
+        {"role": "user", "content": f"Context passages:\n\n{passages(hits)}\n\nQuestion: {question}"},
     ]
 
 

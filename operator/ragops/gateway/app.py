@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from ragops import __version__
-from ragops.gateway import probes, routes
+from ragops.gateway import openai_api, probes, routes
 from ragops.gateway.config import GatewayConfig
 from ragops.gateway.errors import install_error_handlers
 from ragops.gateway.guards import ApiKeyAuth, BodyLimit, RateLimit, TokenBucket
@@ -40,12 +40,14 @@ def create_app(config: GatewayConfig) -> FastAPI:
     app = FastAPI(
         title=f"ragops gateway: {resource.namespace}/{resource.name}",
         version=__version__,
-        description="RAG gateway of a RagPipeline: ingest documents, query with retrieval and cited answers.",
+        description="RAG gateway of a RagPipeline: ingest documents, query with retrieval and cited answers, "
+        "and chat with the pipeline through the OpenAI API (/v1/chat/completions, /v1/models).",
         lifespan=lifespan,
     )
     app.state.metrics = metrics
     app.state.config = config
     app.include_router(routes.router)
+    app.include_router(openai_api.router)
     app.include_router(probes.router)
     install_error_handlers(app)
 
@@ -68,5 +70,6 @@ def create_app(config: GatewayConfig) -> FastAPI:
             max_age=600,
         )
     # The routers' own routes: the app's list wraps included routers, which do not expose a route template.
-    app.add_middleware(RequestMetrics, metrics=metrics, routes=[*routes.router.routes, *probes.router.routes])
+    own_routes = [*routes.router.routes, *openai_api.router.routes, *probes.router.routes]
+    app.add_middleware(RequestMetrics, metrics=metrics, routes=own_routes)
     return app

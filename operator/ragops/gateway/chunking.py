@@ -3,10 +3,9 @@
 Every splitter works on spans (start, end) of the original text and returns slices of it, so a chunk is
 always verbatim source text (what a citation shows is what was stored) and sizes are measured exactly.
 
-Units: `size` and `overlap` count characters, except for the `token` strategy, where they count tokens.
-Tokens are runs of non-whitespace (`\\S+`): a deliberately simple tokenizer with no vocabulary and no
-dependency. It undercounts compared with a model's BPE tokenizer (roughly 1 word ~ 1.3 BPE tokens for English),
-so leave headroom when sizing against a model's context.
+Units: `size` and `overlap` count characters, except for the `token` strategy, where they count tokens
+of OpenAI's cl100k_base BPE (see `tokens`): the tokenizer of OpenAI's embedding models, so a `token` chunk of
+`size` <= 8191 always fits their input.
 """
 
 from __future__ import annotations
@@ -15,13 +14,13 @@ import bisect
 import re
 from collections.abc import Callable, Iterator, Sequence
 
+from ragops.gateway import tokens
 from ragops.models.ragpipeline import ChunkingSpec, ChunkingStrategy
 
 Span = tuple[int, int]
 # Finds separators in text[start:end]; `re.Pattern.finditer` has this shape.
 Finder = Callable[[str, int, int], Iterator[re.Match[str]]]
 
-TOKEN = re.compile(r"\S+")
 # A sentence ends at . ! ? (optionally followed by closing quotes/brackets) before whitespace, or at a blank line.
 SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+|\n\s*\n")
 # Coarse to fine: paragraphs, lines, sentences, words, then a hard cut.
@@ -45,19 +44,43 @@ def split_character(text: str, size: int, overlap: int) -> list[str]:
 
 
 def split_token(text: str, size: int, overlap: int) -> list[str]:
-    """Windows of `size` tokens sharing `overlap` tokens; each chunk keeps the original spacing."""
+    """Windows of `size` BPE tokens, each starting `size - overlap` tokens after the previous one, as verbatim
+    slices of the text (edges trimmed of whitespace); none exceeds `size` tokens (see token_windows)."""
+    return [text[start:end] for start, end in token_windows(text, size, overlap)]
+
+
+def token_windows(text: str, size: int, overlap: int) -> list[Span]:
+    """The spans of split_token. Re-encoding a slice can tokenize its edges differently from the whole
+    text (a character whose bytes straddle two tokens comes whole), so each window is counted again and
+    shortened until it fits. The one exception: a single character needs up to 4 tokens, so with `size`
+    below 4 such a character makes a chunk of its own, over the limit, rather than being lost."""
     _check(size, overlap)
-    tokens = [match.span() for match in TOKEN.finditer(text)]
-    chunks = []
+    spans = tokens.spans(text)
+    windows: list[Span] = []
     step = size - overlap
     start = 0
-    while start < len(tokens):
-        window = tokens[start : start + size]
-        chunks.append(text[window[0][0] : window[-1][1]])
-        if start + size >= len(tokens):
+    while start < len(spans):
+        end = min(start + size, len(spans))
+        while True:
+            window = _trim(text, spans[start][0], spans[end - 1][1])
+            if end - start == 1 or tokens.count(text[window[0] : window[1]]) <= size:
+                break
+            end -= 1
+        if window[1] > window[0]:
+            windows.append(window)
+        if end == len(spans):
             break
-        start += step
-    return chunks
+        # A shortened window pulls the next start back to its end: no token is skipped.
+        start = min(start + step, end)
+    return windows
+
+
+def _trim(text: str, start: int, end: int) -> Span:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
 
 
 def split_sentence(text: str, size: int, overlap: int) -> list[str]:

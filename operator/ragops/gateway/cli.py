@@ -34,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from ragops.gateway.app import create_app
+    from ragops.gateway.providers.factory import answering_model
 
     level = getattr(logging, str(args.log_level).upper(), None)
     if not isinstance(level, int):
@@ -52,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         resource.name,
         config.spec.collection,
         config.spec.embedding.provider.value,
-        config.spec.llm.provider.value,
+        llm.provider.value if (llm := answering_model(config.spec)) else "none",
         _redact(config.qdrant_url),
         config.workers,
     )

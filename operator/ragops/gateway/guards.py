@@ -17,7 +17,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ragops.gateway.responses import send_error
 
-OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/docs", "/docs/oauth2-redirect", "/openapi.json"})
+OPEN_PATHS = frozenset(
+    {"/healthz", "/readyz", "/health", "/metrics", "/docs", "/docs/oauth2-redirect", "/openapi.json"}
+)
 
 
 def is_open(scope: Scope) -> bool:

@@ -20,6 +20,7 @@ PROVIDER_REQUESTS = f"{PREFIX}_provider_requests_total"
 PROVIDER_FAILURES = f"{PREFIX}_provider_failures_total"
 PROVIDER_DURATION = f"{PREFIX}_provider_request_duration_seconds"
 CIRCUIT_STATE = f"{PREFIX}_circuit_state"
+COMPONENT_UP = f"{PREFIX}_component_up"
 
 
 @dataclass
@@ -73,5 +74,23 @@ class GatewayMetrics:
         self.chunks_ingested = Counter(f"{PREFIX}_chunks_ingested", "Chunks embedded and stored.", registry=r)
         self.documents_deleted = Counter(f"{PREFIX}_documents_deleted", "Documents deleted.", registry=r)
         self.queries = Counter(
-            f"{PREFIX}_queries", "Queries by mode (retrieve: chunks only, answer, stream).", ["mode"], registry=r
+            f"{PREFIX}_queries",
+            "Queries by mode (retrieve: chunks only, answer, stream; chat, chat_stream: /v1/chat/completions).",
+            ["mode"],
+            registry=r,
+        )
+        self.chat_tokens = Counter(
+            f"{PREFIX}_chat_tokens",
+            "Tokens of chat completions (cl100k_base, as reported in usage) by kind (prompt, completion).",
+            ["kind"],
+            registry=r,
+        )
+        # Set by every /health and /readyz call (the kubelet's readiness probe runs it every 10 s).
+        self.component_up = Gauge(
+            COMPONENT_UP, "1 when the component (qdrant, embedding, llm) passed its last check, else 0.", ["component"],
+            registry=r,
+        )
+        self.component_check_seconds = Gauge(
+            f"{PREFIX}_component_check_seconds", "Duration of the component's last health check.", ["component"],
+            registry=r,
         )

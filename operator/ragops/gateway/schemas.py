@@ -8,7 +8,18 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 MAX_DOCUMENTS = 1000
-DocumentId = Annotated[str, Field(min_length=1, max_length=512, description="Caller-chosen document id.")]
+# No control characters: an id must survive a URL path (`DELETE /v1/documents/{id}`) unchanged, and a
+# newline, say, does not (routers and proxies treat it as the end of the path or refuse it).
+DOCUMENT_ID_PATTERN = r"^[^\x00-\x1f\x7f]+$"
+DocumentId = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=512,
+        pattern=DOCUMENT_ID_PATTERN,
+        description="Caller-chosen document id: no control characters, no `.` or `..` path segment.",
+    ),
+]
 FilterValue = str | int | float | bool
 
 
@@ -22,6 +33,14 @@ def _not_blank(value: str) -> str:
     return value
 
 
+def check_document_id(value: str) -> str:
+    """HTTP clients resolve `.` and `..` segments before sending (RFC 3986), so such an id could be stored
+    but never addressed for deletion."""
+    if any(segment in (".", "..") for segment in value.split("/")):
+        raise ValueError("must not contain a '.' or '..' path segment")
+    return value
+
+
 class DocumentIn(ApiModel):
     id: DocumentId
     text: str = Field(min_length=1, description="The document's text; split by the pipeline's chunking strategy.")
@@ -30,6 +49,7 @@ class DocumentIn(ApiModel):
     )
 
     _text_not_blank = field_validator("text")(_not_blank)
+    _id_addressable = field_validator("id")(check_document_id)
 
 
 class IngestRequest(ApiModel):
@@ -98,5 +118,25 @@ class QueryResponse(ApiModel):
     model: str | None = Field(description="The model that answered.")
 
 
-class ErrorResponse(ApiModel):
-    error: str
+class FieldError(BaseModel):
+    field: str = Field(description="Path of the bad field, e.g. `documents.0.text`.")
+    message: str
+
+
+class ErrorDetail(BaseModel):
+    """OpenAI's error object, so OpenAI clients show the message and raise their usual exceptions."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    message: str
+    type: str = Field(description="invalid_request_error, authentication_error, rate_limit_error, server_error...")
+    param: str | None = Field(description="The request field at fault, when one is.")
+    code: str | None = Field(description="Machine-readable reason, e.g. invalid_api_key, model_not_found.")
+    fields: list[FieldError] | None = Field(default=None, description="Invalid requests: every bad field.")
+    provider_message: str | None = Field(
+        default=None, alias="providerMessage", description="A provider's own refusal (its 4xx message)."
+    )
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail

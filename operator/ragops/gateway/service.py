@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
+from ragops.gateway import tokens
+from ragops.gateway.chat import ChatService
 from ragops.gateway.config import MEMORY, GatewayConfig
+from ragops.gateway.health import DISABLED, OK, Component, Health, timed
 from ragops.gateway.ingest import Ingestor
 from ragops.gateway.metrics import GatewayMetrics
 from ragops.gateway.providers.factory import Providers, Runtime, build_providers
@@ -33,16 +37,32 @@ class Gateway:
     providers: Providers
     ingestor: Ingestor
     queries: QueryService
+    chats: ChatService
+    started: int = field(default_factory=lambda: int(time.time()))
 
-    async def readiness(self) -> dict[str, str]:
-        """Each dependency: "ok" or what is wrong with it. Checked concurrently, each bounded in time."""
-        names = ["qdrant", "embedding"]
-        checks = [self._qdrant(), self.providers.embedder.check()]
+    @property
+    def model_id(self) -> str:
+        """The pipeline as an OpenAI model: its RagPipeline name."""
+        return self.config.pipeline.name
+
+    async def health(self) -> Health:
+        """Every component, checked concurrently, each bounded in time, with its latency; also exported
+        as metrics (ragops_gateway_component_up, ..._component_check_seconds)."""
+        checks: dict[str, Callable[[], Awaitable[str | None]]] = {
+            "qdrant": self._qdrant,
+            "embedding": self.providers.embedder.check,
+        }
         if self.providers.chat is not None:
-            names.append("llm")
-            checks.append(self.providers.chat.check())
-        results = await asyncio.gather(*checks)
-        return {name: result or "ok" for name, result in zip(names, results, strict=True)}
+            checks["llm"] = self.providers.chat.check
+        results = await asyncio.gather(*(timed(check) for check in checks.values()))
+        components = dict(zip(checks, results, strict=True))
+        if self.providers.chat is None:
+            components["llm"] = Component(DISABLED, None, "no answering model (spec.llm absent or none)")
+        for name, component in components.items():
+            if component.status != DISABLED:
+                self.metrics.component_up.labels(name).set(1.0 if component.status == OK else 0.0)
+                self.metrics.component_check_seconds.labels(name).set((component.latency_ms or 0.0) / 1000)
+        return Health(components)
 
     async def _qdrant(self) -> str | None:
         try:
@@ -71,13 +91,18 @@ async def open_gateway(config: GatewayConfig, metrics: GatewayMetrics) -> AsyncI
             except StoreError as error:
                 # Not fatal: /readyz keeps reporting it and retries, so the pod recovers once Qdrant is up.
                 log.warning("collection %s not ready yet: %s", spec.collection, error)
+            # The tokenizer serves token chunking, the chat history budget and usage: build it now, off the
+            # event loop, rather than in the first request that needs it.
+            await asyncio.to_thread(tokens.encoding)
+            queries = QueryService(spec.retrieval, providers.embedder, store, providers.chat)
             yield Gateway(
                 config=config,
                 metrics=metrics,
                 store=store,
                 providers=providers,
                 ingestor=Ingestor(spec, providers.embedder, store, metrics, config.workers),
-                queries=QueryService(spec.retrieval, providers.embedder, store, providers.chat),
+                queries=queries,
+                chats=ChatService(queries, providers.chat),
             )
         finally:
             await qdrant.close()

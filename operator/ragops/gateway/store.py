@@ -121,21 +121,14 @@ class ChunkStore:
     async def search(
         self, vector: Sequence[float], limit: int, threshold: float, metadata: Mapping[str, MetadataValue]
     ) -> list[Hit]:
-        query_filter = None
-        if metadata:
-            query_filter = models.Filter(
-                must=[
-                    models.FieldCondition(key=f"{METADATA}.{key}", match=models.MatchValue(value=value))  # type: ignore[arg-type]
-                    for key, value in metadata.items()
-                ]
-            )
+        query_filter = models.Filter(must=[_equals(f"{METADATA}.{key}", value) for key, value in metadata.items()])
         with _qdrant("searching"):
             response = await self.client.query_points(
                 self.collection,
                 query=list(vector),
                 limit=limit,
                 score_threshold=threshold,
-                query_filter=query_filter,
+                query_filter=query_filter if metadata else None,
                 with_payload=True,
             )
         return [_hit(point) for point in response.points]
@@ -172,6 +165,14 @@ class ChunkStore:
 
 def _document(document_id: str) -> models.FieldCondition:
     return models.FieldCondition(key=DOCUMENT_ID, match=models.MatchValue(value=document_id))
+
+
+def _equals(key: str, value: MetadataValue) -> models.FieldCondition:
+    """Exact match. Qdrant matches only keywords, integers and booleans by value: a float is the range
+    [value, value] (which also finds the integer 2 for 2.0, as JSON makes no difference between them)."""
+    if isinstance(value, float):
+        return models.FieldCondition(key=key, range=models.Range(gte=value, lte=value))
+    return models.FieldCondition(key=key, match=models.MatchValue(value=value))
 
 
 def _from_index(index: int) -> models.FieldCondition:

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 # One chat message: {"role": "system" | "user" | "assistant", "content": "..."}.
 Message = dict[str, str]
+
+
+@dataclass(frozen=True)
+class ChatOptions:
+    """Per-request sampling settings (the OpenAI-compatible endpoint's); None: the pipeline's spec.llm."""
+
+    temperature: float | None = None
+    max_tokens: int | None = None
 
 
 class Embedder(Protocol):
@@ -28,11 +37,11 @@ class ChatModel(Protocol):
     provider: str
     model: str
 
-    async def complete(self, messages: Sequence[Message]) -> str:
+    async def complete(self, messages: Sequence[Message], options: ChatOptions | None = None) -> str:
         """The whole answer."""
         ...
 
-    def stream(self, messages: Sequence[Message]) -> AsyncIterator[str]:
+    def stream(self, messages: Sequence[Message], options: ChatOptions | None = None) -> AsyncIterator[str]:
         """The answer in pieces as the provider produces them."""
         ...
 

@@ -53,10 +53,20 @@ def build_providers(
     if spec.embedding.provider is not EmbeddingProvider.HASH:
         client = _client("embedding", spec.embedding.provider.value, spec.embedding, embedding_key, spec, runtime)
         providers.embedder = _embedder(spec.embedding, client)
-    if spec.llm.provider is not LLMProvider.NONE:
-        client = _client("llm", spec.llm.provider.value, spec.llm, llm_key, spec, runtime)
-        providers.chat = _chat(spec.llm, client)
+    llm = answering_model(spec)
+    if llm is not None:
+        client = _client("llm", llm.provider.value, llm, llm_key, spec, runtime)
+        providers.chat = _chat(llm, client)
     return providers
+
+
+def answering_model(spec: RagPipelineSpec) -> LLMSpec | None:
+    """The LLM that answers, or None for retrieval only: `spec.llm` absent or `provider: none`."""
+    # getattr: spec.llm becomes optional (absent = retrieval only); tolerate both model versions.
+    llm: LLMSpec | None = getattr(spec, "llm", None)
+    if llm is None or llm.provider is LLMProvider.NONE:
+        return None
+    return llm
 
 
 def endpoint(provider: str, configured: str) -> str:

@@ -7,9 +7,10 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ragops.gateway.providers.base import Message
+from ragops.gateway.providers.base import ChatOptions, Message
 from ragops.gateway.providers.errors import ProviderResponseError
 from ragops.gateway.providers.parsing import check_vectors, dig
+from ragops.gateway.providers.parsing import sampling as _sampling
 from ragops.gateway.providers.transport import ProviderClient
 
 DEFAULT_ENDPOINT = "http://localhost:11434"
@@ -41,21 +42,22 @@ class OllamaChat:
     role: str = "llm"
     provider: str = "ollama"
 
-    def _body(self, messages: Sequence[Message], stream: bool) -> dict[str, Any]:
+    def _body(self, messages: Sequence[Message], stream: bool, options: ChatOptions | None) -> dict[str, Any]:
+        temperature, max_tokens = _sampling(self.temperature, self.max_tokens, options)
         return {
             "model": self.model,
             "messages": list(messages),
             "stream": stream,
-            "options": {"temperature": self.temperature, "num_predict": self.max_tokens},
+            "options": {"temperature": temperature, "num_predict": max_tokens},
         }
 
-    async def complete(self, messages: Sequence[Message]) -> str:
-        data = await self.client.post_json("/api/chat", self._body(messages, stream=False))
+    async def complete(self, messages: Sequence[Message], options: ChatOptions | None = None) -> str:
+        data = await self.client.post_json("/api/chat", self._body(messages, stream=False, options=options))
         content = dig(self.role, self.provider, data, ["message", "content"])
         return content if isinstance(content, str) else ""
 
-    async def stream(self, messages: Sequence[Message]) -> AsyncIterator[str]:
-        async with self.client.stream("/api/chat", self._body(messages, stream=True)) as response:
+    async def stream(self, messages: Sequence[Message], options: ChatOptions | None = None) -> AsyncIterator[str]:
+        async with self.client.stream("/api/chat", self._body(messages, stream=True, options=options)) as response:
             # Newline-delimited JSON objects; the last has "done": true.
             async for line in response.aiter_lines():
                 if not line.strip():

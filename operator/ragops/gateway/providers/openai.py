@@ -7,9 +7,10 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ragops.gateway.providers.base import Message
+from ragops.gateway.providers.base import ChatOptions, Message
 from ragops.gateway.providers.errors import ProviderResponseError
 from ragops.gateway.providers.parsing import check_vectors, dig
+from ragops.gateway.providers.parsing import sampling as _sampling
 from ragops.gateway.providers.transport import ProviderClient
 
 DEFAULT_ENDPOINT = "https://api.openai.com/v1"
@@ -52,22 +53,24 @@ class OpenAIChat:
     role: str = "llm"
     provider: str = "openai"
 
-    def _body(self, messages: Sequence[Message], stream: bool) -> dict[str, Any]:
+    def _body(self, messages: Sequence[Message], stream: bool, options: ChatOptions | None) -> dict[str, Any]:
+        temperature, max_tokens = _sampling(self.temperature, self.max_tokens, options)
         return {
             "model": self.model,
             "messages": list(messages),
-            "temperature": self.temperature,
-            "max_tokens": self.max_tokens,
+            "temperature": temperature,
+            "max_tokens": max_tokens,
             "stream": stream,
         }
 
-    async def complete(self, messages: Sequence[Message]) -> str:
-        data = await self.client.post_json("/chat/completions", self._body(messages, stream=False))
+    async def complete(self, messages: Sequence[Message], options: ChatOptions | None = None) -> str:
+        data = await self.client.post_json("/chat/completions", self._body(messages, stream=False, options=options))
         content = dig(self.role, self.provider, data, ["choices", 0, "message", "content"])
         return content if isinstance(content, str) else ""
 
-    async def stream(self, messages: Sequence[Message]) -> AsyncIterator[str]:
-        async with self.client.stream("/chat/completions", self._body(messages, stream=True)) as response:
+    async def stream(self, messages: Sequence[Message], options: ChatOptions | None = None) -> AsyncIterator[str]:
+        body = self._body(messages, stream=True, options=options)
+        async with self.client.stream("/chat/completions", body) as response:
             async for line in response.aiter_lines():
                 # Server-sent events: `data: {json}` lines, blank separators, `data: [DONE]` at the end.
                 if not line.startswith("data:"):

@@ -6,7 +6,18 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from ragops.gateway.providers.base import ChatOptions
 from ragops.gateway.providers.errors import ProviderResponseError
+
+
+def sampling(temperature: float, max_tokens: int, options: ChatOptions | None) -> tuple[float, int]:
+    """The request's temperature and max_tokens where it sets them, else the pipeline's."""
+    if options is None:
+        return temperature, max_tokens
+    return (
+        temperature if options.temperature is None else options.temperature,
+        max_tokens if options.max_tokens is None else options.max_tokens,
+    )
 
 
 def check_vectors(role: str, provider: str, vectors: Any, count: int, dimensions: int) -> list[list[float]]:
