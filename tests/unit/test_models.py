@@ -82,7 +82,10 @@ INVALID: list[tuple[dict[str, Any], str]] = [
     (store(profile="huge"), "spec.profile"),
     (store(collections=[{"name": "a", "vectorSize": 0}]), "spec.collections.0.vectorSize"),
     (store(collections=[{"name": "a", "vectorSize": 65537}]), "spec.collections.0.vectorSize"),
-    (store(collections=[{"name": "a", "vectorSize": 3}, {"name": "a", "vectorSize": 3}]), "duplicate names ['a']"),
+    (
+        store(collections=[{"name": "a", "vectorSize": 3}, {"name": "a", "vectorSize": 3}]),
+        "spec.collections: collection names must be unique (repeated: a)",
+    ),
     (store(collections=[{"name": "a", "vectorSize": 3, "distance": "Hamming"}]), "spec.collections.0.distance"),
     (store(backup={"schedule": "daily"}), "spec.backup.schedule"),
     (store(backup={"retention": "30 days"}), "spec.backup.retention"),

@@ -147,16 +147,22 @@ class LLMSpec(Spec):
         return self
 
 
+OVERLAP_RULE = cel(
+    "!has(self.overlap) || !has(self.size) || self.overlap < self.size",
+    "chunking.overlap must be smaller than chunking.size",
+    field_path=".overlap",
+)
+BACKOFF_RULE = cel(
+    "!has(self.backoffMaxMs) || !has(self.backoffBaseMs) || self.backoffMaxMs >= self.backoffBaseMs",
+    "resilience.backoffMaxMs must be >= backoffBaseMs",
+    field_path=".backoffMaxMs",
+)
+
+
 class ChunkingSpec(Spec):
     """How ingested documents are split."""
 
-    model_config = with_rules(
-        cel(
-            "!has(self.overlap) || !has(self.size) || self.overlap < self.size",
-            "chunking.overlap must be smaller than chunking.size",
-            field_path=".overlap",
-        )
-    )
+    model_config = with_rules(OVERLAP_RULE)
 
     strategy: ChunkingStrategy = Field(
         default=ChunkingStrategy.RECURSIVE, description="character, token, sentence or recursive."
@@ -167,7 +173,7 @@ class ChunkingSpec(Spec):
     @model_validator(mode="after")
     def _overlap_below_size(self) -> ChunkingSpec:
         if self.overlap >= self.size:
-            raise ValueError("overlap must be smaller than size")
+            raise ValueError(OVERLAP_RULE["message"])
         return self
 
 
@@ -192,13 +198,7 @@ class CircuitBreakerSpec(Spec):
 class ResilienceSpec(Spec):
     """Timeouts, retries and circuit breaking for provider calls."""
 
-    model_config = with_rules(
-        cel(
-            "!has(self.backoffMaxMs) || !has(self.backoffBaseMs) || self.backoffMaxMs >= self.backoffBaseMs",
-            "resilience.backoffMaxMs must be >= backoffBaseMs",
-            field_path=".backoffMaxMs",
-        )
-    )
+    model_config = with_rules(BACKOFF_RULE)
 
     timeout_seconds: int = Field(default=60, ge=1, le=600, description="Timeout of one provider call.")
     retries: int = Field(default=3, ge=0, le=10, description="Retries on timeouts, 429 and 5xx.")
@@ -211,7 +211,7 @@ class ResilienceSpec(Spec):
     @model_validator(mode="after")
     def _backoff_bounds(self) -> ResilienceSpec:
         if self.backoff_max_ms < self.backoff_base_ms:
-            raise ValueError("backoffMaxMs must be >= backoffBaseMs")
+            raise ValueError(BACKOFF_RULE["message"])
         return self
 
 

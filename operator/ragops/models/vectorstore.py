@@ -240,10 +240,14 @@ class S3Destination(Spec):
     )
 
 
+UNIQUE_COLLECTIONS_RULE = cel("self.all(c, self.exists_one(d, d.name == c.name))", "collection names must be unique")
+ONE_DESTINATION_RULE = cel("has(self.pvc) != has(self.s3)", "set exactly one of backup.destination.pvc or .s3")
+
+
 class BackupDestination(Spec):
     """Where backups go: exactly one of `pvc` or `s3`."""
 
-    model_config = with_rules(cel("has(self.pvc) != has(self.s3)", "set exactly one of backup.destination.pvc or .s3"))
+    model_config = with_rules(ONE_DESTINATION_RULE)
 
     pvc: PvcDestination | None = Field(default=None, description="Store backups on a PVC.")
     s3: S3Destination | None = Field(default=None, description="Store backups in S3-compatible storage.")
@@ -251,7 +255,7 @@ class BackupDestination(Spec):
     @model_validator(mode="after")
     def _exactly_one(self) -> BackupDestination:
         if (self.pvc is None) == (self.s3 is None):
-            raise ValueError("set exactly one of pvc or s3")
+            raise ValueError(ONE_DESTINATION_RULE["message"])
         return self
 
 
@@ -354,7 +358,7 @@ class VectorStoreSpec(Spec):
             "x-kubernetes-list-type": "map",
             "x-kubernetes-list-map-keys": ["name"],
             "x-kubernetes-validations": [
-                cel("self.all(c, self.exists_one(d, d.name == c.name))", "collection names must be unique")  # type: ignore[list-item]
+                UNIQUE_COLLECTIONS_RULE  # type: ignore[list-item]
             ],
         },
     )
@@ -374,7 +378,7 @@ class VectorStoreSpec(Spec):
         names = [collection.name for collection in self.collections]
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
-            raise ValueError(f"collections: duplicate names {duplicates}")
+            raise ValueError(f"collections: {UNIQUE_COLLECTIONS_RULE['message']} (repeated: {', '.join(duplicates)})")
         return self
 
     @model_validator(mode="after")
