@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from qdrant_client.http.api import collections_api, distributed_api, indexes_api, points_api, service_api, snapshots_api
 
 from ragops.backup.layout import StoreRef, backup_prefix, manifest_key
 from ragops.backup.manifest import CollectionBackup, Manifest, SnapshotFile
@@ -21,6 +23,7 @@ from ragops.backup.storage import PvcStorage
 from ragops.qdrant.snapshots import QdrantNode
 from tests.backup.conftest import API_KEY, STORE, backup, fill, restore
 from tests.qdrant.double import Running
+from tests.qdrant.test_snapshots import endpoint
 
 
 def errors(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -132,3 +135,37 @@ async def test_a_format_1_backup_restores_node_for_node(
 
     assert await asyncio.to_thread(restore, clusters(nodes=3), "old", "--pvc-path", str(tmp_path)) == 1
     assert "taken from 2 Qdrant node(s) and this store has 3" in caplog.text
+
+
+def test_every_call_of_a_backup_and_restore_is_one_qdrant_documents(
+    source: Running, clusters: Callable[..., Running], tmp_path: Path
+) -> None:
+    source.cluster.indexes["faq"]["title"] = "keyword"
+    assert backup(source, "--pvc-path", str(tmp_path), name="b1") == 0
+    target = clusters(nodes=2)
+    assert restore(target, "b1", "--pvc-path", str(tmp_path)) == 0
+
+    declared = [
+        endpoint(module, operation)[:2]
+        for module, operations in [
+            (service_api, ["root"]),
+            (collections_api, ["get_collections", "get_collection", "create_collection", "delete_collection"]),
+            (distributed_api, ["collection_cluster_info"]),
+            (indexes_api, ["create_field_index"]),
+            (points_api, ["count_points"]),
+            (snapshots_api, ["create_shard_snapshot", "delete_shard_snapshot", "recover_shard_from_uploaded_snapshot"]),
+        ]
+        for operation in operations
+    ] + [("GET", "/collections/{collection_name}/shards/{shard_id}/snapshots/{snapshot_name}")]  # a file
+    calls = source.cluster.calls + target.cluster.calls
+    for call in calls:
+        path = re.sub(r"^/node-\d+", "", call.path)
+        assert any(
+            call.method == method and re.fullmatch(re.sub(r"\{\w+\}", "[^/]+", template), path)
+            for method, template in declared
+        ), (call.method, path)
+    uploads = [c for c in target.cluster.calls if c.path.endswith("/upload")]
+    assert sorted(c.path for c in uploads) == sorted(
+        f"/node-{s}/collections/{c}/shards/{s}/snapshots/upload" for c in ("faq", "manuals") for s in (0, 1)
+    )
+    assert all(c.query["priority"] == "snapshot" and len(c.query["checksum"]) == 64 for c in uploads)
