@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, AbstractContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
+import uvicorn
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -95,41 +99,122 @@ class Harness:
 Start = Callable[..., AbstractAsyncContextManager[Harness]]
 
 
+@dataclass
+class Parts:
+    config: GatewayConfig
+    provider: FakeProvider
+    clock: FakeClock
+    sleep: RecordingSleep
+
+
+def gateway_parts(
+    *,
+    api_key: str | None = None,
+    embedding_api_key: str | None = None,
+    llm_api_key: str | None = None,
+    workers: int = 4,
+    qdrant_url: str = ":memory:",
+    real_network: bool = False,
+    providers: dict[str, httpx.AsyncBaseTransport] | None = None,
+    **spec: Any,
+) -> Parts:
+    """A gateway's config with the fake provider behind PROVIDER_URL; `providers` adds other fake servers by
+    host (for example the real embedding model's)."""
+    provider = FakeProvider(spec.get("embedding", {}).get("dimensions", DIMENSIONS))
+    clock = FakeClock()
+    sleep = RecordingSleep()
+    transport: httpx.AsyncBaseTransport = httpx.ASGITransport(app=provider.app)
+    if providers:
+        transport = HostRouter({urlsplit(PROVIDER_URL).netloc: transport, **providers})
+    config = GatewayConfig(
+        pipeline=parse_pipeline(manifest(**spec)),
+        qdrant_url=qdrant_url,
+        api_key=api_key,
+        embedding_api_key=embedding_api_key,
+        llm_api_key=llm_api_key,
+        workers=workers,
+        # Real sockets only when a test points a provider at a loopback port itself.
+        provider_transport=None if real_network else transport,
+        sleep=sleep,
+        clock=clock,
+        rand=lambda: 0.5,
+    )
+    return Parts(config, provider, clock, sleep)
+
+
+class HostRouter(httpx.AsyncBaseTransport):
+    """Sends each request to the transport of its host (host[:port])."""
+
+    def __init__(self, routes: dict[str, httpx.AsyncBaseTransport]) -> None:
+        self.routes = routes
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        transport = self.routes.get(request.url.netloc.decode())
+        if transport is None:
+            raise httpx.ConnectError(f"no fake server at {request.url.netloc.decode()}", request=request)
+        return await transport.handle_async_request(request)
+
+
 @pytest.fixture
 def start() -> Start:
     """`async with start(spec overrides..., api_key=..., env=...) as h:` a running gateway."""
 
     @asynccontextmanager
-    async def run(
-        *,
-        api_key: str | None = None,
-        embedding_api_key: str | None = None,
-        llm_api_key: str | None = None,
-        workers: int = 4,
-        qdrant_url: str = ":memory:",
-        real_network: bool = False,
-        **spec: Any,
-    ) -> AsyncIterator[Harness]:
-        provider = FakeProvider(spec.get("embedding", {}).get("dimensions", DIMENSIONS))
-        clock = FakeClock()
-        sleep = RecordingSleep()
-        config = GatewayConfig(
-            pipeline=parse_pipeline(manifest(**spec)),
-            qdrant_url=qdrant_url,
-            api_key=api_key,
-            embedding_api_key=embedding_api_key,
-            llm_api_key=llm_api_key,
-            workers=workers,
-            # Real sockets only when a test points a provider at a loopback port itself.
-            provider_transport=None if real_network else httpx.ASGITransport(app=provider.app),
-            sleep=sleep,
-            clock=clock,
-            rand=lambda: 0.5,
-        )
-        app = create_app(config)
+    async def run(**options: Any) -> AsyncIterator[Harness]:
+        parts = gateway_parts(**options)
+        app = create_app(parts.config)
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url=GATEWAY_URL) as client:
-                yield Harness(app, client, provider, clock, sleep)
+                yield Harness(app, client, parts.provider, parts.clock, parts.sleep)
+
+    return run
+
+
+@dataclass
+class Served:
+    """A gateway on a real socket, for clients that bring their own HTTP stack (openai, LangChain)."""
+
+    url: str
+    app: FastAPI
+    parts: Parts
+
+    @property
+    def provider(self) -> FakeProvider:
+        return self.parts.provider
+
+
+@contextmanager
+def serve(app: FastAPI) -> Iterator[str]:
+    """Uvicorn on 127.0.0.1, an ephemeral port, in a thread with its own event loop; the base URL."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, name="gateway-under-test", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the gateway did not start")
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+ServeGateway = Callable[..., AbstractContextManager[Served]]
+
+
+@pytest.fixture
+def serve_gateway() -> ServeGateway:
+    """`with serve_gateway(spec overrides..., api_key=...) as served:` a gateway listening on loopback."""
+
+    @contextmanager
+    def run(**options: Any) -> Iterator[Served]:
+        parts = gateway_parts(**options)
+        app = create_app(parts.config)
+        with serve(app) as url:
+            yield Served(url, app, parts)
 
     return run

@@ -10,8 +10,10 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 from starlette.middleware.cors import CORSMiddleware
 
 from ragops import __version__
@@ -24,6 +26,20 @@ from ragops.gateway.observe import RequestMetrics
 from ragops.gateway.service import open_gateway
 
 log = logging.getLogger("ragops.gateway")
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema without its automatic 422 responses: invalid requests are 400 here (errors.py), and a
+    schema promising 422 would send clients and fuzzers looking for a status that never comes."""
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                operation.get("responses", {}).pop("422", None)
+        for name in ("HTTPValidationError", "ValidationError"):
+            schema.get("components", {}).get("schemas", {}).pop(name, None)
+        app.openapi_schema = schema
+    return app.openapi_schema
 
 
 def create_app(config: GatewayConfig) -> FastAPI:
@@ -50,6 +66,7 @@ def create_app(config: GatewayConfig) -> FastAPI:
     app.include_router(openai_api.router)
     app.include_router(probes.router)
     install_error_handlers(app)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
 
     gateway_spec = config.spec.gateway
     # add_middleware wraps what is already there: add innermost first.

@@ -28,6 +28,7 @@ log = logging.getLogger("ragops.gateway.api")
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse, "description": text}
     for code, text in {
+        400: "Invalid request (not JSON, not UTF-8, or a bad field: error.fields names each).",
         401: "Missing or invalid API key.",
         413: "Body larger than gateway.maxRequestBytes.",
         429: "Rate limit exceeded (see Retry-After).",
