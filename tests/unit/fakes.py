@@ -31,6 +31,7 @@ class FakeKube:
         self.objects: dict[Key, dict[str, Any]] = {}
         self.requests: list[tuple[str, str, str]] = []
         self.refuse_list = refuse_list or {}
+        self.gone: set[Key] = set()  # deleted by someone else: writes to them answer 404
         self._version = 0
 
     def add(self, obj: Mapping[str, Any]) -> dict[str, Any]:
@@ -39,6 +40,11 @@ class FakeKube:
         stored["metadata"].setdefault("resourceVersion", self._next_version())
         self.objects[key_of(stored)] = stored
         return copy.deepcopy(stored)
+
+    def vanish(self, key: Key) -> None:
+        """Someone deleted the object (no event reaches the operator)."""
+        self.objects.pop(key, None)
+        self.gone.add(key)
 
     def body(self, kind: str, namespace: str, name: str) -> dict[str, Any]:
         return copy.deepcopy(self.objects[(kind, namespace, name)])
@@ -80,11 +86,12 @@ class FakeKube:
 
     def patch_status(self, kind: str, namespace: str, name: str, status: dict[str, Any]) -> None:
         self.requests.append(("PATCH", f"{kind}/status", name))
-        stored = self.objects.get((kind, namespace, name))
-        if stored is None:
+        if (kind, namespace, name) in self.gone:
             raise KubeError(404, "NotFound", f'{kind} "{name}" not found')
-        stored["status"] = copy.deepcopy(status)
-        stored["metadata"]["resourceVersion"] = self._next_version()
+        stored = self.objects.get((kind, namespace, name))
+        if stored is not None:
+            stored["status"] = copy.deepcopy(status)
+            stored["metadata"]["resourceVersion"] = self._next_version()
 
     def patch_annotations(self, kind: str, namespace: str, name: str, annotations: dict[str, str | None]) -> None:
         self.requests.append(("PATCH", kind, name))

@@ -89,7 +89,7 @@ async def test_a_resource_deleted_while_unwatched_is_forgotten_by_the_relist_and
     runtime = await converged_stack(kube)
     relist(runtime, kube, "RagPipeline")  # the stream's first listing, at startup
     mark = runtime.relist_started("RagPipeline", None)  # it was live: from now on reconciles wait for it
-    del kube.objects[PIPELINE]
+    kube.vanish(PIPELINE)
     kube.requests.clear()
 
     runtime.enqueue(PIPELINE)  # a resync, or a child's DELETED event from the garbage collector
@@ -107,7 +107,7 @@ async def test_a_resource_deleted_while_unwatched_is_forgotten_by_the_relist_and
 async def test_a_resource_whose_status_write_answers_404_is_forgotten_not_retried() -> None:
     kube = FakeKube()
     runtime = await converged_stack(kube)
-    del kube.objects[PIPELINE]  # gone, and no listing told the runtime
+    kube.vanish(PIPELINE)  # gone, and no listing told the runtime
     # A change that needs a new status, so the reconcile writes and meets the 404.
     body = runtime.lookup(*PIPELINE)
     assert body is not None
