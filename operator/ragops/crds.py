@@ -97,13 +97,16 @@ def _status_schema() -> dict[str, Any]:
     return schema
 
 
-def _name_rule(kind: str, spec_model: type[BaseModel]) -> dict[str, str]:
+def _name_rule(kind: str, spec_model: type[BaseModel]) -> dict[str, Any]:
     """Names limited so that every child name the operator derives stays valid (the model's NAME_* limits)."""
     limit, pattern = getattr(spec_model, "NAME_MAX_LENGTH"), getattr(spec_model, "NAME_PATTERN")  # noqa: B009
+    # Checked on create only (names are immutable): resources created before the limit stay updatable.
     return {
-        "rule": f"self.metadata.name.size() <= {limit} && self.metadata.name.matches('{pattern}')",
+        "rule": f"oldSelf.hasValue() || (self.metadata.name.size() <= {limit} && "
+        f"self.metadata.name.matches('{pattern}'))",
         "message": name_message(kind),
         "reason": "FieldValueInvalid",
+        "optionalOldSelf": True,
     }
 
 

@@ -16,6 +16,7 @@ from ragops.models import (
     resolve_pipeline,
     resolve_vectorstore,
 )
+from ragops.models.resource import name_problem
 
 # DESIGN.md section 2, copied here on purpose: the test pins the table the code must implement.
 TABLE = {
@@ -101,9 +102,6 @@ INVALID: list[tuple[dict[str, Any], str]] = [
     (pipeline(resilience={"backoffBaseMs": 500, "backoffMaxMs": 100}), "spec.resilience"),
     (pipeline(retrieval={"topK": 0}), "spec.retrieval.topK"),
     # issue 12: names, URLs, buckets, origins, keys, cron, quantities, paths, images
-    ({**store(), "metadata": {"name": "a" * 44}}, "metadata.name: a VectorStore name is at most 43"),
-    ({**store(), "metadata": {"name": "1docs"}}, "metadata.name"),
-    ({**pipeline(), "metadata": {"name": "b" * 56}}, "metadata.name: a RagPipeline name is at most 55"),
     (pipeline(vectorStoreRef={"name": "a" * 44}), "spec.vectorStoreRef.name"),
     (store(restore={"fromStore": "Docs"}), "spec.restore.fromStore"),
     (pipeline(embedding={"endpoint": "localhost:8000", "apiKeySecretRef": {"name": "k"}}), "spec.embedding.endpoint"),
@@ -194,6 +192,20 @@ def test_a_spec_with_only_required_fields_gets_the_design_defaults() -> None:
     )
 
 
+# Refused when created (a create-time rule of the CRD: names are immutable, older resources stay managed).
+BAD_NAMES: list[tuple[dict[str, Any], str]] = [
+    ({**store(), "metadata": {"name": "a" * 44}}, "metadata.name: a VectorStore name is at most 43"),
+    ({**store(), "metadata": {"name": "1docs"}}, "metadata.name: a VectorStore name"),
+    ({**store(), "metadata": {"name": "docs.v2"}}, "metadata.name: a VectorStore name"),
+    ({**pipeline(), "metadata": {"name": "b" * 56}}, "metadata.name: a RagPipeline name is at most 55"),
+]
+
+
+@pytest.mark.parametrize(("body", "message"), BAD_NAMES, ids=[b["metadata"]["name"] for b, _ in BAD_NAMES])
+def test_a_name_too_long_for_its_children_is_refused(body: dict[str, Any], message: str) -> None:
+    assert (name_problem(body["kind"], body["metadata"]["name"]) or "").startswith(message)
+
+
 VALID: list[dict[str, Any]] = [
     {**store(), "metadata": {"name": "a" * 43}},
     {**pipeline(), "metadata": {"name": "b" * 55}},
@@ -217,7 +229,8 @@ VALID: list[dict[str, Any]] = [
 
 @pytest.mark.parametrize("body", VALID)
 def test_valid_edge_cases_parse(body: dict[str, Any]) -> None:
-    parse_resource(body)
+    resource = parse_resource(body)
+    assert name_problem(resource.kind, resource.name) is None
 
 
 def test_without_llm_the_pipeline_retrieves_only_and_the_gateway_gets_no_llm_key() -> None:

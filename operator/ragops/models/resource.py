@@ -39,6 +39,7 @@ def name_message(kind: str) -> str:
 
 
 def name_problem(kind: str, name: str) -> str | None:
+    """What is wrong with a new resource's name (the CRD's create-time rule), None when nothing."""
     model = KINDS[kind]
     if len(name) <= model.NAME_MAX_LENGTH and re.fullmatch(model.NAME_PATTERN, name):
         return None
@@ -90,14 +91,12 @@ def parse_resource(body: Mapping[str, Any]) -> Resource[Any]:
     name = meta.get("name", "")
     if kind not in KINDS:
         raise SpecError(kind or "object", name, [f"kind: expected one of {sorted(KINDS)}, got {kind!r}"])
-    # Offline rendering may leave the name out; a resource in the cluster always has one.
-    problems = [problem] if name and (problem := name_problem(kind, name)) else []
+    # The name is not checked here: admission checks it when the resource is created (names are immutable),
+    # and a resource created before the limit keeps being reconciled.
     try:
         spec = KINDS[kind].model_validate(body.get("spec") or {})
     except ValidationError as error:
-        raise SpecError(kind, name, problems + describe_validation_error(error)) from None
-    if problems:
-        raise SpecError(kind, name, problems)
+        raise SpecError(kind, name, describe_validation_error(error)) from None
     return Resource(
         kind=kind,
         name=name,
