@@ -30,7 +30,7 @@ from ragops.backup.layout import StoreRef, backup_prefix, manifest_key
 from ragops.backup.manifest import CollectionBackup, Manifest, ShardFile, SnapshotFile
 from ragops.backup.storage import Storage
 from ragops.qdrant.cluster import View, peers_by_node, placement_operations, problems
-from ragops.qdrant.snapshots import QdrantNode
+from ragops.qdrant.snapshots import QdrantError, QdrantNode
 
 log = logging.getLogger(__name__)
 
@@ -162,8 +162,16 @@ async def settle(nodes: list[QdrantNode], name: str, timeout: float) -> list[Vie
     under way; a BackupError naming what is still wrong after `timeout` seconds."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
-        views = [View.of(i, await node.cluster(name)) for i, node in enumerate(nodes)]
-        found = problems(views)
+        views, found = [], []
+        for i, node in enumerate(nodes):
+            try:
+                views.append(View.of(i, await node.cluster(name)))
+            except QdrantError as error:
+                if error.status != 404:
+                    raise
+                # Consensus has not brought the new collection to this node yet.
+                found.append(f"node {i} does not know the collection yet")
+        found += problems(views)
         if not found:
             return views
         if asyncio.get_running_loop().time() >= deadline:

@@ -28,7 +28,12 @@ _SNAPSHOTS = TypeAdapter(list[models.SnapshotDescription])
 
 
 class QdrantError(Exception):
-    """A failed call to a Qdrant node; the message names the node and the call, never the API key."""
+    """A failed call to a Qdrant node; the message names the node and the call, never the API key.
+    `status` is the HTTP status Qdrant answered with (None when it did not answer)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class QdrantNode:
@@ -165,7 +170,7 @@ class QdrantNode:
             async with self._http.stream("GET", path, timeout=self._long) as response:
                 if response.is_error:
                     await response.aread()
-                    raise QdrantError(self._failure("GET", path, response))
+                    raise QdrantError(self._failure("GET", path, response), response.status_code)
                 yield response.aiter_bytes(CHUNK)
         except httpx.HTTPError as error:
             raise QdrantError(self._unreachable("GET", path, error)) from error
@@ -202,7 +207,7 @@ class QdrantNode:
         except httpx.HTTPError as error:
             raise QdrantError(self._unreachable(method, path, error)) from error
         if response.is_error:
-            raise QdrantError(self._failure(method, path, response))
+            raise QdrantError(self._failure(method, path, response), response.status_code)
         return response
 
     def _failure(self, method: str, path: str, response: httpx.Response) -> str:
