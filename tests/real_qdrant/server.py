@@ -48,6 +48,7 @@ NAMESPACE = "search"
 API_KEY = "real-qdrant-key-4b1f"
 READ_ONLY_KEY = "real-qdrant-ro-key-77c2"
 START_SECONDS = 90.0
+RESTARTS = 5
 
 
 def binary() -> str | None:
@@ -79,6 +80,7 @@ class Node:
     argv: list[str]
     env: dict[str, str]
     process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0  # by the harness, as the kubelet restarts an exited container (restartPolicy Always)
 
     @property
     def url(self) -> str:
@@ -216,7 +218,7 @@ def running(
 ) -> Iterator[Cluster]:
     cluster = pods(resource, root, qdrant, network or subnet())
     try:
-        # podManagementPolicy: Parallel: every pod starts at once; the joiners retry their bootstrap.
+        # podManagementPolicy: Parallel: every pod starts at once.
         for node in cluster.nodes:
             node.start()
         wait_ready(cluster)
@@ -233,7 +235,12 @@ def wait_ready(cluster: Cluster, timeout: float = START_SECONDS) -> None:
 
     def ready(node: Node) -> bool:
         if node.process is not None and node.process.poll() is not None:
-            raise RuntimeError(f"{node.pod} exited with {node.process.returncode}:\n{node.tail()}")
+            # The kubelet would restart the container (with a back-off); so does the harness, a few times.
+            if node.restarts >= RESTARTS:
+                raise RuntimeError(f"{node.pod} exited with {node.process.returncode}:\n{node.tail()}")
+            node.restarts += 1
+            node.start()
+            return False
         try:
             if httpx.get(node.url + "/readyz", timeout=2).status_code != 200:
                 return False
