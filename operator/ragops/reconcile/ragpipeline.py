@@ -74,7 +74,7 @@ def reconcile_pipeline(ctx: Context, body: Mapping[str, Any]) -> Outcome:
         store = None  # type: ignore[assignment]
     store_observation = _store_observation(store_body, store, resource)
     if store is None or store_observation.reason == "DimensionMismatch":
-        return report.write_status(
+        outcome = report.write_status(
             ctx,
             body,
             status,
@@ -85,6 +85,8 @@ def reconcile_pipeline(ctx: Context, body: Mapping[str, Any]) -> Outcome:
             ready_message="VectorStore unusable",
             failed=store_observation.reason == "DimensionMismatch",
         )
+        references.announce(ctx, body, refs, status, previous)
+        return references.recheck(outcome, missing)
 
     try:
         gateway_key = _gateway_key(ctx, resource)
