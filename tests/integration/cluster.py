@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -133,16 +134,30 @@ class Cluster:
 class Operator:
     """`ragops run` as a subprocess watching one namespace: killable, restartable, with its log kept."""
 
-    def __init__(self, cluster: Cluster, namespace: str, log_path: Path, resync_seconds: float = 300.0) -> None:
+    def __init__(
+        self,
+        cluster: Cluster,
+        namespace: str,
+        log_path: Path,
+        resync_seconds: float = 300.0,
+        *,
+        source: str = "",
+        kubeconfig: str = "",
+    ) -> None:
         self.cluster = cluster
         self.namespace = namespace
         self.log_path = log_path
         self.resync_seconds = resync_seconds
+        self.source = source  # another checkout's operator/ directory (before/after comparisons)
+        self.kubeconfig = kubeconfig or cluster.kubeconfig  # e.g. through a faulty proxy
         self.metrics_port = free_port()
+        self.health_port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Operator:
-        env = {**os.environ, "KUBECONFIG": self.cluster.kubeconfig, "RAGOPS_IMAGE": "ragops:test"}
+        env = {**os.environ, "KUBECONFIG": self.kubeconfig, "RAGOPS_IMAGE": "ragops:test"}
+        if self.source:
+            env["PYTHONPATH"] = self.source
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [
@@ -156,7 +171,7 @@ class Operator:
                 "--metrics-port",
                 str(self.metrics_port),
                 "--health-port",
-                "0",
+                str(self.health_port),
                 "--resync-seconds",
                 str(self.resync_seconds),
             ],
@@ -188,6 +203,15 @@ class Operator:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def health(self, path: str = "/healthz") -> tuple[int, dict[str, Any]]:
+        """The operator's own health endpoint: (HTTP status, JSON body)."""
+        url = f"http://127.0.0.1:{self.health_port}{path}"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"{}")
 
     def _metrics_up(self) -> bool:
         assert self.process is not None

@@ -1,0 +1,1 @@
+"""Fault injection for the operator (`make chaos`): see chaos/run.py."""
