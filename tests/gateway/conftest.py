@@ -17,6 +17,7 @@ import uvicorn
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
+import tests.gateway.minilm  # noqa: F401  (before anything loads numpy: it limits BLAS threads)
 from ragops.gateway.app import create_app
 from ragops.gateway.config import GatewayConfig, parse_pipeline
 from ragops.gateway.service import Gateway
