@@ -73,7 +73,7 @@ def placement(cluster: Cluster) -> dict[int, list[int]]:
     return {shard: sorted(ordinal[p] for p in peers) for shard, peers in seen[0].holders().items()}
 
 
-def job(cluster: Cluster, kind: str, backups: Path, name: str, **restore: Any) -> int:
+def job(cluster: Cluster, kind: str, backups: Path, name: str, *extra: str, **restore: Any) -> int:
     """Run the container args of the Job the operator would create, as its pod would."""
     spec: dict[str, Any] = {"backup": {}}
     if kind == "restore":
@@ -89,7 +89,7 @@ def job(cluster: Cluster, kind: str, backups: Path, name: str, **restore: Any) -
     args = [cluster.rewrite(arg).replace(BACKUP_MOUNT, str(backups)) for arg in container["args"]]
     if kind == "backup":
         args += ["--backup-name", name]  # the Job's RAGOPS_BACKUP_NAME: its own name
-    return main(args)
+    return main([*args, *extra])
 
 
 def round_trip(
@@ -196,7 +196,7 @@ def test_a_format_1_backup_never_reports_success_with_an_unsettled_cluster(
     asyncio.run(_plant_format_1(cluster, backups, "old", 200))
     request(cluster, "DELETE", f"/collections/{COLLECTION}")
 
-    code = job(cluster, "restore", backups, "old")
+    code = job(cluster, "restore", backups, "old", "--settle-timeout", "60")
 
     if code == 0:
         placement(cluster)
