@@ -28,14 +28,25 @@ from ragops.gateway.service import open_gateway
 log = logging.getLogger("ragops.gateway")
 
 
-def _openapi(app: FastAPI) -> dict[str, Any]:
-    """FastAPI's schema without its automatic 422 responses: invalid requests are 400 here (errors.py), and a
-    schema promising 422 would send clients and fuzzers looking for a status that never comes."""
+SECURITY_SCHEMES = {
+    "bearer": {"type": "http", "scheme": "bearer", "description": "Authorization: Bearer <key> (OpenAI clients)"},
+    "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+}
+
+
+def _openapi(app: FastAPI, secured: bool) -> dict[str, Any]:
+    """FastAPI's schema without its automatic 422 responses (invalid requests are 400 here, see errors.py: a
+    schema promising 422 would send clients and fuzzers looking for a status that never comes), and with the
+    API-key schemes on the /v1 operations when a key is configured (so /docs can send it)."""
     if app.openapi_schema is None:
         schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-        for operations in schema.get("paths", {}).values():
+        for path, operations in schema.get("paths", {}).items():
             for operation in operations.values():
                 operation.get("responses", {}).pop("422", None)
+                if secured and path.startswith("/v1/"):
+                    operation["security"] = [{"bearer": []}, {"apiKey": []}]
+        if secured:
+            schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
         for name in ("HTTPValidationError", "ValidationError"):
             schema.get("components", {}).get("schemas", {}).pop(name, None)
         app.openapi_schema = schema
@@ -66,7 +77,7 @@ def create_app(config: GatewayConfig) -> FastAPI:
     app.include_router(openai_api.router)
     app.include_router(probes.router)
     install_error_handlers(app)
-    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.openapi = lambda: _openapi(app, secured=bool(config.api_key))  # type: ignore[method-assign]
 
     gateway_spec = config.spec.gateway
     # add_middleware wraps what is already there: add innermost first.

@@ -11,6 +11,7 @@ from fastapi.responses import StreamingResponse
 from ragops.gateway import sse
 from ragops.gateway.ingest import Document
 from ragops.gateway.schemas import (
+    DOCUMENT_ID_PATTERN,
     ChunkOut,
     DeleteResponse,
     ErrorResponse,
@@ -49,7 +50,23 @@ def get_gateway(request: Request) -> Gateway:
 GatewayDep = Annotated[Gateway, Depends(get_gateway)]
 
 
-@router.post("/documents", response_model=IngestResponse, summary="Add or replace documents")
+# OpenAPI links: what a client (or a stateful fuzzer) can do with an ingested document next.
+INGESTED_LINKS = {
+    "DeleteDocument": {
+        "operationId": "delete_document",
+        "parameters": {"document_id": "$response.body#/documents/0/id"},
+        "description": "The first ingested document can be deleted by its id.",
+    }
+}
+
+
+@router.post(
+    "/documents",
+    response_model=IngestResponse,
+    summary="Add or replace documents",
+    operation_id="ingest_documents",
+    responses={200: {"description": "Stored.", "links": INGESTED_LINKS}},
+)
 async def ingest(body: IngestRequest, gateway: GatewayDep) -> IngestResponse:
     """Chunk, embed and store each document. An id that exists is replaced: its old chunks are gone."""
     done = await gateway.ingestor.ingest([Document(doc.id, doc.text, doc.metadata) for doc in body.documents])
@@ -62,10 +79,11 @@ async def ingest(body: IngestRequest, gateway: GatewayDep) -> IngestResponse:
     "/documents/{document_id:path}",
     response_model=DeleteResponse,
     summary="Delete a document",
+    operation_id="delete_document",
     responses={404: {"model": ErrorResponse, "description": "No such document."}},
 )
 async def delete(
-    document_id: Annotated[str, Path(min_length=1, max_length=512)], gateway: GatewayDep
+    document_id: Annotated[str, Path(min_length=1, max_length=512, pattern=DOCUMENT_ID_PATTERN)], gateway: GatewayDep
 ) -> DeleteResponse:
     deleted = await gateway.store.delete(document_id)
     if not deleted:
@@ -78,6 +96,7 @@ async def delete(
     "/query",
     response_model=QueryResponse,
     summary="Retrieve chunks and optionally answer",
+    operation_id="query",
     responses={200: {"content": {sse.MEDIA_TYPE: {}}, "description": "JSON, or events when stream is true."}},
 )
 async def query(body: QueryRequest, gateway: GatewayDep) -> QueryResponse | StreamingResponse:

@@ -20,7 +20,11 @@ DocumentId = Annotated[
         description="Caller-chosen document id: no control characters, no `.` or `..` path segment.",
     ),
 ]
-FilterValue = str | int | float | bool
+FilterValue = str | int | Annotated[float, Field(allow_inf_nan=False)] | bool
+# Qdrant reads a filter key as a path (`a.b`, `a[]`): only plain keys are safe to pass on.
+FilterKey = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,256}$")]
+# Text must hold something besides whitespace (stated in the schema too, for clients and fuzzers).
+NOT_BLANK = r"\S"
 
 
 class ApiModel(BaseModel):
@@ -43,7 +47,9 @@ def check_document_id(value: str) -> str:
 
 class DocumentIn(ApiModel):
     id: DocumentId
-    text: str = Field(min_length=1, description="The document's text; split by the pipeline's chunking strategy.")
+    text: str = Field(
+        min_length=1, pattern=NOT_BLANK, description="The document's text; split by the pipeline's chunking strategy."
+    )
     metadata: dict[str, Any] = Field(
         default_factory=dict, description="Stored with every chunk; top-level keys can filter queries."
     )
@@ -85,15 +91,17 @@ class DeleteResponse(ApiModel):
 
 
 class QueryRequest(ApiModel):
-    query: str = Field(min_length=1, max_length=100_000, description="The question or search text.")
+    query: str = Field(min_length=1, max_length=100_000, pattern=NOT_BLANK, description="The question or search text.")
     top_k: int | None = Field(
         default=None, ge=1, le=100, description="Chunks to retrieve. Default: spec.retrieval.topK."
     )
     score_threshold: float | None = Field(
-        default=None, description="Minimum similarity. Default: spec.retrieval.scoreThreshold."
+        default=None, allow_inf_nan=False, description="Minimum similarity. Default: spec.retrieval.scoreThreshold."
     )
-    filter: dict[str, FilterValue] = Field(
-        default_factory=dict, description="Only chunks whose metadata has these exact values."
+    filter: dict[FilterKey, FilterValue] = Field(
+        default_factory=dict,
+        max_length=64,
+        description="Only chunks whose metadata has these exact values (top-level keys of letters, digits, _ and -).",
     )
     answer: bool = Field(
         default=True, description="Ask the LLM for a cited answer (ignored when llm.provider is none)."
