@@ -111,6 +111,7 @@ INVALID: list[tuple[dict[str, Any], str]] = [
     ),
     (pipeline(llm={"provider": "ollama", "endpoint": "http://"}), "spec.llm.endpoint"),
     (pipeline(embedding={"provider": "openai"}), "spec.embedding.apiKeySecretRef: required for provider openai"),
+    ({**pipeline(), "spec": {"vectorStoreRef": {"name": "docs"}, "collection": "manuals"}}, "spec.embedding"),
     (pipeline(llm={"endpoint": "https://api.openai.com/v1"}), "spec.llm.apiKeySecretRef: required"),
     (pipeline(llm={}), "spec.llm.apiKeySecretRef"),
     (pipeline(gateway={"cors": {"allowedOrigins": ["https://a.example.com/"]}}), "spec.gateway.cors.allowedOrigins.0"),

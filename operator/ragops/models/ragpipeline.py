@@ -339,11 +339,11 @@ class RagPipelineSpec(Spec):
         pattern=COLLECTION_NAME_PATTERN,
         description="Collection of the VectorStore to use.",
     )
-    # Validated like a given {} so that a missing key is reported at spec.embedding, not at the spec's root.
+    # Required: no provider works without a choice (openai at api.openai.com needs a key Secret, `hash` is not
+    # semantic), and the API server refuses a default that breaks the section's own rules.
     embedding: EmbeddingSpec = Field(
-        default={},  # type: ignore[assignment]
-        validate_default=True,
-        description="Embedding provider. The default, openai at api.openai.com, needs apiKeySecretRef.",
+        description="Embedding provider, e.g. {provider: openai, apiKeySecretRef: {name: openai}}, "
+        "{provider: ollama, model: nomic-embed-text}, or {provider: hash} to try the stack out offline."
     )
     llm: LLMSpec | None = Field(
         default=None,
