@@ -70,7 +70,7 @@ def test_a_missing_llm_secret_fails_the_pipeline_naming_the_field_and_clears_onc
     outcome = run_pipeline(kube, ready_store)
     found = condition(kube, PIPELINE)
     assert (found["status"], found["reason"]) == ("False", "SecretNotFound")
-    assert found["message"] == 'spec.llm.apiKeySecretRef: Secret "openai" not found'
+    assert found["message"] == 'spec.llm.apiKeySecretRef: Secret "openai" not found (key openai/apiKey)'
     body = kube.body(*PIPELINE)
     assert body["status"]["phase"] == "Failed"
     assert condition(kube, PIPELINE, "Ready")["reason"] == "SecretNotFound"
@@ -112,7 +112,7 @@ def test_every_pipeline_secret_is_checked_and_each_read_once() -> None:
     message = condition(kube, PIPELINE)["message"]
     assert message == (
         'spec.llm.apiKeySecretRef: Secret "keys" has no key "chat"; '
-        'spec.gateway.auth.apiKeySecretRef: Secret "clients" not found'
+        'spec.gateway.auth.apiKeySecretRef: Secret "clients" not found (key clients/apiKey)'
     )
     secret_reads = [r for r in kube.reads() if r[1] == "Secret"]
     assert sorted(secret_reads) == [("GET", "Secret", "clients"), ("GET", "Secret", "keys")]
@@ -194,7 +194,7 @@ def test_a_missing_qdrant_key_secret_or_storage_class_fails_the_store() -> None:
     found = condition(kube, STORE)
     assert found["reason"] == "SecretNotFound"
     assert found["message"] == (
-        'spec.security.apiKeySecretRef: Secret "qdrant-key" not found; '
+        'spec.security.apiKeySecretRef: Secret "qdrant-key" not found (key qdrant-key/apiKey); '
         'spec.storage.storageClassName: StorageClass "fast" not found'
     )
     assert kube.body(*STORE)["status"]["phase"] == "Failed"

@@ -78,7 +78,10 @@ def _storage_class_exists(kube: KubeClient, name: str) -> bool | None:
 def secret_key(lookups: Lookups, field: str, name: str, keys: Sequence[str]) -> Missing | None:
     secret = lookups.secret(name)
     if secret is None:
-        return Missing("SecretNotFound", f'{field}: Secret "{name}" not found')
+        wanted = ", ".join(f"{name}/{key}" for key in keys)
+        return Missing(
+            "SecretNotFound", f'{field}: Secret "{name}" not found (key{"s" if len(keys) > 1 else ""} {wanted})'
+        )
     data = {**(secret.get("data") or {}), **(secret.get("stringData") or {})}
     absent = [key for key in keys if key not in data]
     if absent:
