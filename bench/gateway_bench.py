@@ -323,7 +323,12 @@ async def bench(args: argparse.Namespace) -> None:
             await wait_ready(url, process, 60)
             docs = corpus(args.documents, rng)
             chunks, seconds = await ingest(url, docs, 25)
-            machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+            # The load generator and, on a shared box, everyone else compete for the same cores: say how busy.
+            load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+            machine = (
+                f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+                f"load average at start {load}"
+            )
             setup = (
                 f"1 gateway process, hash embedder (384 dims), in-memory Qdrant, recursive 400/50; "
                 f"fake LLM answering after {args.llm_delay_ms:.0f} ms"

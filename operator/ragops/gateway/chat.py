@@ -13,7 +13,7 @@ pointed at a retrieval-only pipeline is a search box that shows its sources, rat
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
 from ragops.gateway import tokens
@@ -140,7 +140,9 @@ class ChatService:
         reply.completion_tokens = tokens.count(text)
         return text, reply
 
-    async def open_stream(self, conversation: Conversation, options: ChatOptions) -> tuple[AsyncIterator[str], Reply]:
+    async def open_stream(
+        self, conversation: Conversation, options: ChatOptions
+    ) -> tuple[AsyncGenerator[str, None], Reply]:
         """The reply's text in pieces, and the Reply, filled in (cited, token counts) once the pieces are
         consumed. The LLM's stream is started here, before any byte goes to the client: when the provider
         fails up front the client gets a plain HTTP error, not a 200 that breaks off."""
@@ -160,14 +162,20 @@ class ChatService:
             first = None
         return self._rest(first, pieces, reply), reply
 
-    async def _rest(self, first: str | None, pieces: AsyncIterator[str], reply: Reply) -> AsyncIterator[str]:
+    async def _rest(self, first: str | None, pieces: AsyncIterator[str], reply: Reply) -> AsyncGenerator[str, None]:
         parts: list[str] = []
-        if first is not None:
-            parts.append(first)
-            yield first
-            async for piece in pieces:
-                parts.append(piece)
-                yield piece
+        try:
+            if first is not None:
+                parts.append(first)
+                yield first
+                async for piece in pieces:
+                    parts.append(piece)
+                    yield piece
+        finally:
+            # A client that goes away mid-answer: close the provider's stream now, not whenever GC runs.
+            close = getattr(pieces, "aclose", None)
+            if close is not None:
+                await close()
         answer = "".join(parts)
         reply.cited = citations(answer, len(reply.hits))
         footer = sources(reply.hits, reply.cited)
@@ -176,5 +184,5 @@ class ChatService:
         reply.completion_tokens = tokens.count(answer + footer)
 
 
-async def _once(text: str) -> AsyncIterator[str]:
+async def _once(text: str) -> AsyncGenerator[str, None]:
     yield text

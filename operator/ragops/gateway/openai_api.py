@@ -7,6 +7,7 @@ client, the OpenAI way: there is no server-side session (see docs/gateway.md, Co
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -19,6 +20,7 @@ from fastapi.responses import StreamingResponse
 from ragops.gateway import sse
 from ragops.gateway.chat import Conversation, Reply, Turn, split_conversation
 from ragops.gateway.errors import ApiError, provider_code
+from ragops.gateway.ingest import OFFLOAD_CHARS
 from ragops.gateway.openai_schemas import (
     AssistantMessage,
     ChatCompletion,
@@ -78,7 +80,11 @@ async def chat_completions(
     answer cites its sources as [n], in the text, under "Sources:" and in `citations`."""
     _check_model(body.model, gateway)
     turns = [Turn(message.role, message.text()) for message in body.messages]
-    conversation = split_conversation(turns, gateway.chats.history_tokens)
+    if sum(len(turn.content) for turn in turns) < OFFLOAD_CHARS:
+        conversation = split_conversation(turns, gateway.chats.history_tokens)
+    else:
+        # Counting the tokens of a long history is CPU work: off the event loop, probes keep answering.
+        conversation = await asyncio.to_thread(split_conversation, turns, gateway.chats.history_tokens)
     if conversation.dropped_turns:
         log.info("chat history: %d earlier turn(s) over the token budget left out", conversation.dropped_turns)
     options = ChatOptions(body.temperature, body.max_completion_tokens or body.max_tokens)
@@ -131,8 +137,8 @@ async def _stream(
         return sse.data(data)
 
     async def events() -> AsyncIterator[bytes]:
-        yield chunk({"role": "assistant", "content": ""})
         try:
+            yield chunk({"role": "assistant", "content": ""})
             async for piece in pieces:
                 yield chunk({"content": piece})
         except ProviderError as error:
@@ -140,6 +146,8 @@ async def _stream(
             log.warning("chat stream failed: %s", type(error).__name__)
             yield sse.data(error_body(error.status_code, str(error), code=provider_code(error)))
             return
+        finally:
+            await pieces.aclose()
         _count_tokens(gateway, reply)
         yield chunk({}, "stop", citations=[c.model_dump() for c in _citations(reply)])
         if usage:
