@@ -67,3 +67,20 @@ async def test_openapi_covers_the_openai_endpoints(start: Start) -> None:
         responses = paths["/v1/chat/completions"]["post"]["responses"]
         assert {"200", "400", "401", "404", "413", "429", "502", "503", "504"} <= set(responses)
         assert "text/event-stream" in responses["200"]["content"]
+
+
+async def test_a_pipeline_without_llm_retrieves_and_chats_with_its_sources(start: Start) -> None:
+    """spec.llm absent (the default now): retrieval only, no provider to call, nothing reported down."""
+    async with start(llm=None) as h:
+        assert h.gateway.config.spec.llm is None
+        await h.ingest(("cats", "Cats purr when they are content."))
+        query = (await h.query("cats purr")).json()
+        assert [c["documentId"] for c in query["chunks"]] == ["cats"] and query["answer"] is None
+        chat = await h.client.post(
+            "/v1/chat/completions", json={"model": "bot", "messages": [{"role": "user", "content": "cats purr"}]}
+        )
+        assert chat.status_code == 200
+        assert chat.json()["choices"][0]["message"]["content"].startswith("This pipeline has no answering model")
+        health = (await h.client.get("/health")).json()
+        assert health["status"] == "ok" and health["components"]["llm"]["status"] == "disabled"
+        assert h.provider.requests == []

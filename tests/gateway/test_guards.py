@@ -51,6 +51,10 @@ async def test_cors_allows_only_the_configured_origins(start: Start) -> None:
         allowed = await h.client.options("/v1/query", headers={"Origin": "https://app.example.com", **preflight})
         assert allowed.status_code == 200  # answered before auth: browsers send preflights without keys
         assert allowed.headers["access-control-allow-origin"] == "https://app.example.com"
+        # The OpenAI SDKs' own headers pass a preflight too (a browser chat app on an allowed origin).
+        sdk = {**preflight, "Access-Control-Request-Headers": "authorization, x-stainless-os, content-type"}
+        chat = await h.client.options("/v1/chat/completions", headers={"Origin": "https://app.example.com", **sdk})
+        assert chat.status_code == 200
         foreign = await h.client.options("/v1/query", headers={"Origin": "https://evil.example.com", **preflight})
         assert "access-control-allow-origin" not in foreign.headers
         simple = await h.client.post(

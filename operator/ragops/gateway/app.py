@@ -94,7 +94,9 @@ def create_app(config: GatewayConfig) -> FastAPI:
             CORSMiddleware,
             allow_origins=list(gateway_spec.cors.allowed_origins),
             allow_methods=["GET", "POST", "DELETE"],
-            allow_headers=["Authorization", "X-API-Key", "Content-Type"],
+            # Any request header: the OpenAI SDKs add their own (x-stainless-*, openai-*), and a browser app on
+            # an allowed origin should not fail its preflight over them. The origins are the restriction.
+            allow_headers=["*"],
             max_age=600,
         )
     # The routers' own routes: the app's list wraps included routers, which do not expose a route template.
