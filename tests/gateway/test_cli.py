@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -73,6 +75,18 @@ def test_environment_and_flag_precedence(tmp_path: Path) -> None:
         GatewayConfig.from_env(pipeline, environ={"RAGOPS_WORKERS": "many"})
 
 
+@pytest.fixture
+def root_logging() -> Iterator[None]:
+    """run() configures the root logger (force=True) on the stream of the moment, which pytest closes after
+    the test: put the previous handlers back, or every later log record reports a logging error."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+@pytest.mark.usefixtures("root_logging")
 def test_bad_manifests_fail_with_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = manifest(chunking={"size": 10, "overlap": 20})
     assert run(parse("--pipeline", str(write(tmp_path, bad)))) == 1
