@@ -46,6 +46,7 @@ class FakeProvider:
         self.stream_error_after: int | None = None  # tokens before the stream reports an error
         # Released by a test to let a streamed answer finish (the streaming test reads tokens before that).
         self.stream_gate: asyncio.Event | None = None
+        self.streams_ended = 0  # OpenAI streams that finished or were broken off by the client
         self.in_flight = 0
         self.max_in_flight = 0
         self.app = Starlette(
@@ -125,15 +126,18 @@ class FakeProvider:
             return JSONResponse({"choices": [{"index": 0, "message": message, "finish_reason": "stop"}]})
 
         async def events() -> AsyncIterator[bytes]:
-            for i, piece in enumerate(self._pieces()):
-                if self.stream_error_after is not None and i == self.stream_error_after:
-                    yield b'data: {"error": {"message": "model crashed"}}\n\n'
-                    return
-                chunk = {"choices": [{"index": 0, "delta": {"content": piece}}]}
-                yield f"data: {json.dumps(chunk)}\n\n".encode()
-                if i == 0 and self.stream_gate is not None:
-                    await self.stream_gate.wait()
-            yield b"data: [DONE]\n\n"
+            try:
+                for i, piece in enumerate(self._pieces()):
+                    if self.stream_error_after is not None and i == self.stream_error_after:
+                        yield b'data: {"error": {"message": "model crashed"}}\n\n'
+                        return
+                    chunk = {"choices": [{"index": 0, "delta": {"content": piece}}]}
+                    yield f"data: {json.dumps(chunk)}\n\n".encode()
+                    if i == 0 and self.stream_gate is not None:
+                        await self.stream_gate.wait()
+                yield b"data: [DONE]\n\n"
+            finally:
+                self.streams_ended += 1
 
         return StreamingResponse(events(), media_type="text/event-stream")
 

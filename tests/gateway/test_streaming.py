@@ -97,3 +97,58 @@ async def test_tokens_reach_the_client_while_the_llm_is_still_generating(provide
             await call
     assert received.startswith(b"event: chunks")
     assert received.endswith(b'event: done\ndata: {"answer":"Cats purr [1].","citations":[1],"model":"m"}\n\n')
+
+
+async def test_a_chat_stream_is_incremental_and_a_client_that_leaves_ends_the_llm_stream(
+    provider: tuple[FakeProvider, str],
+) -> None:
+    fake, endpoint = provider
+    fake.stream_gate = asyncio.Event()  # the fake sends its first token, then waits for this
+    spec = manifest(llm={"provider": "openai", "endpoint": endpoint, "model": "m"})
+    app = create_app(GatewayConfig(pipeline=parse_pipeline(spec)))
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as client:
+            document = {"id": "cats", "text": "Cats purr when they are content."}
+            assert (await client.post("/v1/documents", json={"documents": [document]})).status_code == 200
+
+        sent: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        chat = {"model": "bot", "stream": True, "messages": [{"role": "user", "content": "why do cats purr"}]}
+        requests = iter([{"type": "http.request", "body": json.dumps(chat).encode(), "more_body": False}])
+        disconnected = asyncio.Event()
+
+        async def receive() -> dict[str, Any]:
+            message = next(requests, None)
+            if message is None:
+                await disconnected.wait()
+                return {"type": "http.disconnect"}
+            return message
+
+        async def send(message: dict[str, Any]) -> None:
+            await sent.put(message)
+
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": "/v1/chat/completions",
+            "raw_path": b"/v1/chat/completions",
+            "root_path": "",
+            "query_string": b"",
+            "headers": [(b"content-type", b"application/json"), (b"host", b"gw")],
+            "client": ("127.0.0.1", 1),
+            "server": ("gw", 80),
+        }
+        call = asyncio.create_task(app(scope, receive, send))
+        received = b""
+        async with asyncio.timeout(10):
+            while b'"content":"Cats "' not in received:
+                message = await sent.get()
+                received += message.get("body", b"")
+            assert b"[DONE]" not in received  # a token arrived while the LLM is still generating
+            disconnected.set()  # the client goes away mid-answer
+            await call
+            while fake.streams_ended == 0:  # the gateway hangs up on the LLM too
+                await asyncio.sleep(0.01)
+        assert not fake.stream_gate.is_set()
