@@ -1,9 +1,9 @@
 """Per-component health (the seeds' contract): `{"status": "ok|degraded|unavailable", "components": {...}}`.
 
 Qdrant is the one component the gateway cannot serve without: when it is down the pod is `unavailable`
-(503, out of its Service). A provider outage only makes it `degraded`: retrieval, ingestion with another
-provider, deletes and the probes keep working, and taking every pod out of the Service would turn one
-provider's outage into a total one.
+(503, out of its Service). A provider outage only makes it `degraded`: whatever does not need that
+provider keeps working (retrieval while the LLM is down, deletes always), and taking every pod out of the
+Service would turn one provider's outage into a total one.
 """
 
 from __future__ import annotations
