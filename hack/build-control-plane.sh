@@ -95,8 +95,18 @@ if missing kwok kwokctl; then
   build_with_wrapper kwok sigs.k8s.io/kwok "$KWOK_VERSION" "" "" "" \
     sigs.k8s.io/kwok/cmd/kwok=kwok sigs.k8s.io/kwok/cmd/kwokctl=kwokctl
 fi
-if missing helm; then
-  build_with_wrapper helm helm.sh/helm/v3 "$HELM_VERSION" "" "" "" helm.sh/helm/v3/cmd/helm=helm
+# Helm's release build stamps its version and the Kubernetes version `helm template` assumes without a
+# cluster (its client-go minor + 1.x); unstamped it assumes v1.20.0 and refuses charts with a kubeVersion.
+helm_stamped() { [ "$("$bin_dir/helm" version --template '{{.Version}}' 2>/dev/null)" = "$HELM_VERSION" ]; }
+if missing helm || ! helm_stamped; then
+  helm_client_go=$(cd "$work_dir" 2>/dev/null && go mod download -json "helm.sh/helm/v3@$HELM_VERSION" 2>/dev/null \
+    | python3 -c 'import json,sys,re; m=re.search(r"k8s.io/client-go v0\.(\d+)\.", open(json.load(sys.stdin)["GoMod"]).read()); print(m.group(1) if m else "")')
+  [ -n "$helm_client_go" ] || die "cannot read k8s.io/client-go's version from helm.sh/helm/v3@$HELM_VERSION's go.mod"
+  helm_ldflags="-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+  for pkg in helm.sh/helm/v3/pkg/chartutil helm.sh/helm/v3/pkg/lint/rules; do
+    helm_ldflags+=" -X $pkg.k8sVersionMajor=1 -X $pkg.k8sVersionMinor=$helm_client_go"
+  done
+  build_with_wrapper helm helm.sh/helm/v3 "$HELM_VERSION" "" "" "$helm_ldflags" helm.sh/helm/v3/cmd/helm=helm
 fi
 if missing coredns; then
   build_with_wrapper coredns github.com/coredns/coredns "$COREDNS_VERSION" "" "" "" github.com/coredns/coredns=coredns
