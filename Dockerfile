@@ -40,7 +40,10 @@ ENV PATH=/opt/ragops/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     HOME=/tmp
 COPY --from=builder /opt/ragops /opt/ragops
-# Numeric non-root user (the restricted Pod Security Standard checks runAsNonRoot by UID).
+# Numeric non-root user (the restricted Pod Security Standard checks runAsNonRoot by UID), with a passwd entry:
+# kopf names its peering identity after getpass.getuser(), which fails for a UID unknown to /etc/passwd.
+RUN echo "ragops:x:65532:65532:ragops:/tmp:/usr/sbin/nologin" >> /etc/passwd \
+ && echo "ragops:x:65532:" >> /etc/group
 USER 65532:65532
 # 8081: operator health, 9090: operator metrics; the gateway's port is set by the operator.
 EXPOSE 8081 9090
