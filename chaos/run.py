@@ -27,6 +27,7 @@ from tests.integration.faults import ControlPlane
 from tests.integration.manifests import ragpipeline, vectorstore
 
 from chaos.proxy import FaultyProxy
+from ragops.builders import names
 from ragops.reconcile.context import OperatorSettings
 from ragops.render import render_objects
 
@@ -206,14 +207,14 @@ class Suite:
     def edits_round(self) -> None:
         self._delete_children(3)
         victim = self.random.choice(self.names)
-        config_name = f"{victim}-bot-gateway-config"
+        config_name = names.gateway(f"{victim}-bot")
         cm = self.cluster.core.read_namespaced_config_map(config_name, NAMESPACE)
         original = dict(cm.data or {})
         self.cluster.core.patch_namespaced_config_map(
             config_name, NAMESPACE, {"data": {k: "edited by hand" for k in original}}
         )
         self.edits.append((f"ConfigMap {config_name} data", lambda: self._configmap(config_name) == original))
-        service = f"{victim}-qdrant"
+        service = names.qdrant(victim)
         selector = dict(self.cluster.core.read_namespaced_service(service, NAMESPACE).spec.selector or {})
         self.cluster.core.patch_namespaced_service(service, NAMESPACE, {"spec": {"selector": {"edited": "by-hand"}}})
         self.edits.append((f"Service {service} selector", lambda: self._selector(service) == selector))

@@ -34,9 +34,17 @@ class ControlPlane:
         self._kwokctl("stop", "cluster", "--name", self.name)
 
     def start(self) -> float:
-        """Start what is not running; returns the seconds until the API server served again."""
+        """Start what is not running; returns the seconds until the API server is ready again (all its
+        paths installed: kwokctl only waits for /version)."""
         started = time.monotonic()
         self._kwokctl("start", "cluster", "--name", self.name)
+        kubeconfig = self.workdir / "clusters" / self.name / "kubeconfig.yaml"
+        deadline = time.monotonic() + 120
+        while subprocess.run([kubectl_binary(), "--kubeconfig", str(kubeconfig), "get", "--raw", "/readyz"],
+                             capture_output=True).returncode != 0:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the API server of {self.name} is not ready 120 s after starting")
+            time.sleep(0.5)
         return time.monotonic() - started
 
     def restart_api_server(self) -> float:

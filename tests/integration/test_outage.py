@@ -11,6 +11,7 @@ import time
 import pytest
 from kubernetes import client
 
+from ragops.builders import names
 from tests.integration.cluster import Cluster, Operator, wait_for
 from tests.integration.faults import ControlPlane
 from tests.integration.manifests import ragpipeline, vectorstore
@@ -51,13 +52,14 @@ def test_children_deleted_after_a_long_outage_come_back_within_one_resync(
     _stack(cluster, namespace)
     _outage(cluster)
     # Right after the API server is back, before the watches have resumed.
-    cluster.core.delete_namespaced_config_map("bot-gateway-config", namespace)
-    cluster.core.delete_namespaced_service("docs-qdrant", namespace)
+    configmap, service = names.gateway("bot"), names.qdrant("docs")
+    cluster.core.delete_namespaced_config_map(configmap, namespace)
+    cluster.core.delete_namespaced_service(service, namespace)
     deleted = time.monotonic()
 
     wait_for(
-        lambda: _exists(lambda: cluster.core.read_namespaced_config_map("bot-gateway-config", namespace))
-        and _exists(lambda: cluster.core.read_namespaced_service("docs-qdrant", namespace)),
+        lambda: _exists(lambda: cluster.core.read_namespaced_config_map(configmap, namespace))
+        and _exists(lambda: cluster.core.read_namespaced_service(service, namespace)),
         timeout=RESYNC + 15,
         interval=0.5,
         what="the deleted ConfigMap and Service made again",
@@ -65,6 +67,9 @@ def test_children_deleted_after_a_long_outage_come_back_within_one_resync(
     repaired = time.monotonic() - deleted
     assert repaired < RESYNC + 15
     assert operator.process is not None and operator.process.poll() is None
+    _, body = wait_for(lambda: (r := operator.health("/readyz"))[0] == 200 and r, what="/readyz 200")
+    assert all(w["phase"] == "live" for w in body["watches"].values()), body
+    assert operator.health("/healthz")[0] == 200
     print(f"repaired {repaired:.1f}s after the deletions; operator log: {operator.log_path}")
 
 
