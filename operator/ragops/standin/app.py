@@ -22,6 +22,7 @@ import email.policy
 import hashlib
 import json
 import logging
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -74,6 +75,11 @@ class StandIn:
         self.settings = settings
         settings.storage_path.mkdir(parents=True, exist_ok=True)
         settings.snapshots_path.mkdir(parents=True, exist_ok=True)
+        # The root filesystem is read-only and Qdrant's pod has no /tmp; local mode's file lock (portalocker)
+        # needs a temporary directory at import: use one on the snapshots volume.
+        scratch = settings.snapshots_path / ".tmp"
+        scratch.mkdir(exist_ok=True)
+        tempfile.tempdir = str(scratch)
         # Local mode persisted on disk (SQLite per collection): points survive a restart of the pod.
         self.client = QdrantClient(path=str(settings.storage_path))
         self.indexes: dict[str, dict[str, dict[str, Any]]] = {}
