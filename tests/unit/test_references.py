@@ -14,7 +14,6 @@ from ragops.builders import PipelineInputs, build_pipeline_children
 from ragops.models import parse_resource, resolve_pipeline
 from ragops.reconcile.children import ChildCache
 from ragops.reconcile.context import Outcome
-from ragops.reconcile.kube import KubeError
 from ragops.reconcile.ragpipeline import reconcile_pipeline
 from ragops.reconcile.references import RECHECK_SECONDS
 from ragops.reconcile.report import WAIT_SECONDS
@@ -32,12 +31,9 @@ class ClusterKube(FakeKube):
         super().__init__()
         self.storage_classes = storage_classes or set()
 
-    def _call(self, method: str, path: str, **_: Any) -> dict[str, Any]:
-        name = path.rsplit("/", 1)[-1]
-        self.requests.append((method, "StorageClass", name))
-        if name not in self.storage_classes:
-            raise KubeError(404, "NotFound", f"storageclasses {name} not found")
-        return {"metadata": {"name": name}}
+    def get_cluster_scoped(self, kind: str, name: str) -> dict[str, Any] | None:
+        self.requests.append(("GET", kind, name))
+        return {"metadata": {"name": name}} if name in self.storage_classes else None
 
 
 def secret(name: str, **data: str) -> dict[str, Any]:

@@ -56,6 +56,7 @@ KINDS: dict[str, Kind] = {
         Kind("autoscaling/v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers"),
         Kind("monitoring.coreos.com/v1", "ServiceMonitor", "servicemonitors"),
         Kind("monitoring.coreos.com/v1", "PrometheusRule", "prometheusrules"),
+        Kind("storage.k8s.io/v1", "StorageClass", "storageclasses"),  # cluster-scoped: get_cluster_scoped
         Kind(API_VERSION, "VectorStore", "vectorstores"),
         Kind(API_VERSION, "RagPipeline", "ragpipelines"),
     ]
@@ -106,6 +107,15 @@ class KubeClient:
     def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         try:
             return self._call("GET", KINDS[kind].path(namespace, name))
+        except KubeError as error:
+            if error.not_found:
+                return None
+            raise
+
+    def get_cluster_scoped(self, kind: str, name: str) -> dict[str, Any] | None:
+        """A cluster-scoped object (a StorageClass); None when it does not exist."""
+        try:
+            return self._call("GET", f"{KINDS[kind].path(None)}/{name}")
         except KubeError as error:
             if error.not_found:
                 return None

@@ -61,18 +61,13 @@ class Lookups:
 
 
 def _storage_class_exists(kube: KubeClient, name: str) -> bool | None:
-    # KubeClient reads namespaced kinds only and kube.py is not this module's: StorageClass (cluster-scoped) is
-    # read through its request method until KubeClient has a cluster-scoped get.
     try:
-        kube._call("GET", f"/apis/storage.k8s.io/v1/storageclasses/{name}")
+        return kube.get_cluster_scoped("StorageClass", name) is not None
     except KubeError as error:
-        if error.not_found:
-            return False
         if error.status == 403:
             log.debug("not allowed to read StorageClass %s: not checked", name)
             return None
         raise
-    return True
 
 
 def secret_key(lookups: Lookups, field: str, name: str, keys: Sequence[str]) -> Missing | None:
