@@ -129,3 +129,29 @@ def test_standin_reads_qdrants_config_files_and_environment(tmp_path: Path) -> N
     loaded = load_settings(tmp_path, {"QDRANT__SERVICE__API_KEY": "k", "RUN_MODE": "production"})
     assert (loaded.http_port, str(loaded.storage_path), str(loaded.snapshots_path), loaded.api_key) == (
         6333, "/a", "/s", "k")
+
+
+async def test_standin_is_one_peer_with_one_shard_and_round_trips_shard_snapshots(
+    standin: tuple[StandIn, str], tmp_path: Path
+) -> None:
+    """The backup jobs' shard snapshots (format 2): one peer, shard 0 Active; recovering shard 0 replaces the
+    collection's points and keeps its configuration."""
+    running, url = standin
+    params = models.VectorParams(size=4, distance=models.Distance.DOT)
+    running.client.create_collection("docs", vectors_config=params)
+    running.client.upsert("docs", [models.PointStruct(id=i, vector=vector(i), payload={"n": i}) for i in range(1, 4)])
+    async with QdrantNode(url, KEY) as node:
+        info = await node.cluster("docs")
+        assert (info.shard_count, [(s.shard_id, s.points_count, s.state.value) for s in info.local_shards]) == (
+            1, [(0, 3, "Active")])
+        snapshot = await node.create_shard_snapshot("docs", 0)
+        file = tmp_path / snapshot.name
+        async with node.download_shard("docs", 0, snapshot.name) as chunks:
+            file.write_bytes(b"".join([chunk async for chunk in chunks]))
+        await node.delete_shard_snapshot("docs", 0, snapshot.name)
+        running.client.upsert("docs", [models.PointStruct(id=9, vector=vector(9), payload={"n": 9})])
+        await node.recover_shard("docs", 0, file, checksum=snapshot.checksum)
+        assert await node.count("docs") == 3
+        with pytest.raises(QdrantError, match="single node"):
+            await node.cluster_operation("docs", {"drop_replica": {"shard_id": 0, "peer_id": 1}})
+    assert running.client.get_collection("docs").config.params.vectors == params

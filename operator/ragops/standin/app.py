@@ -45,6 +45,7 @@ OPEN_PATHS = frozenset({"/", "/readyz", "/livez", "/healthz", "/metrics"})
 # What a read-only key may do besides GET (Qdrant's read-only keys: reads and searches).
 READ_ONLY_POSTS = ("/points/count", "/points/query", "/points/scroll", "/points/search")
 UPSERT_BATCH = 256
+PEER_ID = 1  # the one peer's id in GET /collections/{c}/cluster
 
 log = logging.getLogger("ragops.standin")
 
@@ -99,9 +100,14 @@ class StandIn:
             Route(c + "/index", self.handle(self.create_index), methods=["PUT"]),
             Route(c + "/points", self.handle(self.points), methods=["PUT", "POST"]),
             Route(c + "/points/{op}", self.handle(self.points_op), methods=["POST"]),
+            Route(c + "/cluster", self.handle(self.cluster), methods=["GET", "POST"]),
             Route(c + "/snapshots", self.handle(self.snapshots), methods=["GET", "POST"]),
             Route(c + "/snapshots/upload", self.handle(self.upload), methods=["POST"]),
             Route(c + "/snapshots/{s}", self.handle(self.snapshot), methods=["GET", "DELETE"]),
+            # One shard (0) per collection: shard snapshots are whole-collection snapshots in their own folder.
+            Route(c + "/shards/{shard:int}/snapshots", self.handle(self.snapshots), methods=["GET", "POST"]),
+            Route(c + "/shards/{shard:int}/snapshots/upload", self.handle(self.upload), methods=["POST"]),
+            Route(c + "/shards/{shard:int}/snapshots/{s}", self.handle(self.snapshot), methods=["GET", "DELETE"]),
         ]
         return Starlette(routes=routes)
 
@@ -280,17 +286,33 @@ class StandIn:
                     "next_page_offset": next_offset}
         raise QdrantError(404, f"Not found: {request.url.path} (not served by the ragops Qdrant stand-in)")
 
+    # --- cluster: a single peer holding the one shard of each collection ---
+
+    async def cluster(self, request: Request) -> Any:
+        name = self._existing(request)
+        if request.method == "POST":
+            raise QdrantError(400, "Bad request: the ragops Qdrant stand-in is a single node: no cluster operations")
+        count = self.client.count(name, exact=True).count
+        return {"peer_id": PEER_ID, "shard_count": 1, "remote_shards": [], "shard_transfers": [],
+                "local_shards": [{"shard_id": 0, "points_count": count, "state": "Active"}]}
+
     # --- snapshots (the stand-in's own JSON format) ---
 
-    def _snapshot_dir(self, name: str) -> Path:
+    def _snapshot_dir(self, name: str, request: Request | None = None) -> Path:
         path = self.settings.snapshots_path / name
+        if request is not None and "shard" in request.path_params:
+            shard = int(request.path_params["shard"])
+            if shard != 0:
+                raise QdrantError(404, f"Not found: shard {shard} of `{name}` (the stand-in has shard 0 only)")
+            path = path / "shards" / "0"
         path.mkdir(parents=True, exist_ok=True)
         return path
 
     async def snapshots(self, request: Request) -> Any:
         name = self._existing(request)
+        folder = self._snapshot_dir(name, request)
         if request.method == "GET":
-            return [_describe(p) for p in sorted(self._snapshot_dir(name).glob("*" + SNAPSHOT_SUFFIX))]
+            return [_describe(p) for p in sorted(folder.glob("*" + SNAPSHOT_SUFFIX))]
         vectors = self.client.get_collection(name).config.params.vectors or {}
         records: list[models.Record] = []
         offset: Any = None
@@ -305,7 +327,7 @@ class StandIn:
             "vectors": _VECTORS.dump_python(vectors, mode="json", exclude_none=True),
             "points": [{"id": r.id, "vector": r.vector, "payload": r.payload} for r in records],
         }).encode()
-        file = self._snapshot_dir(name) / f"{name}-standin-{datetime.now(UTC):%Y-%m-%d-%H-%M-%S-%f}{SNAPSHOT_SUFFIX}"
+        file = folder / f"{name}-standin-{datetime.now(UTC):%Y-%m-%d-%H-%M-%S-%f}{SNAPSHOT_SUFFIX}"
         file.with_suffix(".tmp").write_bytes(content)
         file.with_suffix(".tmp").rename(file)
         log.info("snapshot %s: %d points, %d bytes", file.name, len(records), len(content))
@@ -313,7 +335,7 @@ class StandIn:
 
     async def snapshot(self, request: Request) -> Any:
         name = self._existing(request)
-        file = self._snapshot_dir(name) / Path(request.path_params["s"]).name
+        file = self._snapshot_dir(name, request) / Path(request.path_params["s"]).name
         if not file.is_file():
             raise QdrantError(404, f"Not found: Snapshot {file.name} not found")
         if request.method == "GET":
@@ -333,9 +355,14 @@ class StandIn:
         if snapshot.get("format") != STANDIN:
             raise QdrantError(400, "Bad request: not a snapshot of the ragops Qdrant stand-in")
         points = [models.PointStruct(**p) for p in snapshot["points"]]
-        if self.client.collection_exists(name):
-            self.client.delete_collection(name)
-        self.client.create_collection(name, vectors_config=_VECTORS.validate_python(snapshot["vectors"]))
+        if "shard" in request.path_params:
+            # A shard recovers into the collection this node holds (its configuration stays): replace the points.
+            self._snapshot_dir(self._existing(request), request)
+            self.client.delete(name, models.FilterSelector(filter=models.Filter()))
+        else:
+            if self.client.collection_exists(name):
+                self.client.delete_collection(name)
+            self.client.create_collection(name, vectors_config=_VECTORS.validate_python(snapshot["vectors"]))
         for start in range(0, len(points), UPSERT_BATCH):
             self.client.upsert(name, points=points[start : start + UPSERT_BATCH])
         log.info("recovered collection %s from an uploaded snapshot: %d points", name, len(points))
