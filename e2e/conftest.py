@@ -38,6 +38,15 @@ SAMPLE_SECRETS: dict[str, dict[str, list[str]]] = {
 }
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """test_real_node.py uses the Ready samples of test_lifecycle.py: it runs right before the profile change
+    (which reshapes the stack beyond what one real node holds) instead of after the uninstall."""
+    real = [item for item in items if item.path.name == "test_real_node.py"]
+    rest = [item for item in items if item.path.name != "test_real_node.py"]
+    at = next((k for k, item in enumerate(rest) if item.name.startswith("test_profile_change")), len(rest))
+    items[:] = rest[:at] + real + rest[at:]
+
+
 @pytest.fixture(scope="session")
 def settings() -> Settings:
     return Settings.from_env()

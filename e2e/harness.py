@@ -1,7 +1,7 @@
 """What the e2e suite needs around it: a cluster (a KUBECONFIG, nothing else), helm, kubectl and the operator.
 
 Two ways to run the operator, chosen by RAGOPS_E2E_OPERATOR:
-- `cluster` (kind): the chart's own Deployment runs the image under test;
+- `cluster` (kind, or the local control plane's real node): the chart's own Deployment runs the image under test;
 - `local` (the local control plane, where kwok only pretends to run pods): the chart is installed as usual
   and the operator runs on this machine with exactly the chart's arguments and environment, authenticated
   by a token of the chart's ServiceAccount, so the chart's RBAC is what it gets.
@@ -40,11 +40,17 @@ class Settings:
     operator_mode: str  # local | cluster
     image: str  # repository:tag for the chart; empty: the chart's default
     scope: str  # all: the chart's default (ClusterRole) | namespaces: watchNamespaces (Roles) with two replicas
+    #           | node: the real node (pods really run; two replicas, the small sample, Qdrant image below)
     samples: tuple[str, ...]  # samples applied and driven to Ready
     ready_timeout: float
     # On kind Qdrant really runs; the medium profile's 3 x (2 CPU, 8Gi) does not fit a laptop, so there the
     # profile change is checked on the children only.
     ready_after_profile_change: bool
+    # The real node (hack/node.sh): every pod runs for real; VectorStores run this Qdrant image (the real
+    # server from RAGOPS_QDRANT_BINARY, else the project's stand-in: qdrant_kind says which).
+    real_node: bool = False
+    qdrant_image: str = ""
+    qdrant_kind: str = ""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -56,8 +62,8 @@ class Settings:
             raise RuntimeError(f"RAGOPS_E2E_OPERATOR must be local or cluster, not {mode!r}")
         samples = os.environ.get("RAGOPS_E2E_SAMPLES", "small,medium,large,full")
         scope = os.environ.get("RAGOPS_E2E_SCOPE", "all")
-        if scope not in ("all", "namespaces"):
-            raise RuntimeError(f"RAGOPS_E2E_SCOPE must be all or namespaces, not {scope!r}")
+        if scope not in ("all", "namespaces", "node"):
+            raise RuntimeError(f"RAGOPS_E2E_SCOPE must be all, namespaces or node, not {scope!r}")
         return cls(
             kubeconfig=kubeconfig,
             operator_mode=mode,
@@ -66,6 +72,9 @@ class Settings:
             samples=tuple(s for s in samples.split(",") if s),
             ready_timeout=float(os.environ.get("RAGOPS_E2E_READY_TIMEOUT", "240")),
             ready_after_profile_change=mode == "local",
+            real_node=scope == "node",
+            qdrant_image=os.environ.get("RAGOPS_E2E_QDRANT_IMAGE", ""),
+            qdrant_kind=os.environ.get("RAGOPS_E2E_QDRANT_KIND", ""),
         )
 
 
@@ -111,6 +120,18 @@ def render_chart(cli: Cli, values: dict[str, Any], release: str = RELEASE) -> li
         text = cli.helm("template", release, str(CHART), "--namespace", OPERATOR_NAMESPACE, "--include-crds",
                         "-f", file.name)
     return [doc for doc in yaml.safe_load_all(text) if doc]
+
+
+def sample_manifest(settings: Settings, sample: str) -> str:
+    """A sample's YAML as applied: on the real node its VectorStores run the locally built Qdrant image."""
+    text = (SAMPLES / f"{sample}.yaml").read_text()
+    if not settings.qdrant_image:
+        return text
+    documents = [doc for doc in yaml.safe_load_all(text) if doc]
+    for doc in documents:
+        if doc["kind"] == "VectorStore":
+            doc["spec"].setdefault("qdrant", {})["image"] = settings.qdrant_image
+    return yaml.safe_dump_all(documents, sort_keys=False)
 
 
 def ensure_namespace(cli: Cli, name: str) -> None:

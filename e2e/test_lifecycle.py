@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import time
 import urllib.request
 from typing import Any
@@ -18,7 +19,6 @@ from tests.integration.cluster import REPO, wait_for
 
 from e2e.harness import (
     OPERATOR_NAMESPACE,
-    SAMPLES,
     Cli,
     OperatorProcess,
     Settings,
@@ -26,6 +26,7 @@ from e2e.harness import (
     forbidden_lines,
     port_forward,
     render_chart,
+    sample_manifest,
 )
 from ragops.reconcile.compare import quantity_value
 
@@ -140,7 +141,7 @@ def test_samples_reach_ready(
     cli: Cli, settings: Settings, operator: OperatorProcess, sample_namespaces: dict[str, str]
 ) -> None:
     for sample, namespace in sample_namespaces.items():
-        cli.kubectl("apply", "-n", namespace, "-f", str(SAMPLES / f"{sample}.yaml"))
+        cli.kubectl("apply", "-n", namespace, "-f", "-", stdin=sample_manifest(settings, sample))
     took = wait_all_ready(cli, list(sample_namespaces.values()), settings.ready_timeout, operator)
     print(f"\nsamples {', '.join(sample_namespaces)}: Ready {took:.1f}s after apply")
     for namespace in sample_namespaces.values():
@@ -160,13 +161,19 @@ def test_samples_reach_ready(
                     get(cli, kind, namespace, f"{name}-gateway")
 
 
-def test_real_qdrant_serves_the_collection_and_the_gateway_is_ready(
-    cli: Cli, settings: Settings, sample_namespaces: dict[str, str]
+# Which Qdrant the pods run, in the test's id: kind pulls the real image; the real node runs the real server
+# (RAGOPS_QDRANT_BINARY) or the project's stand-in.
+QDRANT = f"qdrant-{os.environ.get('RAGOPS_E2E_QDRANT_KIND') or 'real'}"
+
+
+@pytest.mark.parametrize("qdrant", [QDRANT])
+def test_qdrant_serves_the_collection_and_the_gateway_is_ready(
+    cli: Cli, settings: Settings, sample_namespaces: dict[str, str], qdrant: str
 ) -> None:
     if "small" not in sample_namespaces:
         pytest.skip("needs the small sample")
     if settings.operator_mode == "local":
-        pytest.skip("kwok only pretends to run pods: a real Qdrant and gateway run on kind (make e2e-kind)")
+        pytest.skip("kwok only pretends to run pods: Qdrant and the gateway run on the real node and on kind")
     namespace = sample_namespaces["small"]
     wait_for(lambda: (condition(get(cli, "vectorstore", namespace, "docs"), "CollectionsReady") or {}).get("status")
              == "True", 180, interval=2, what="CollectionsReady")
