@@ -8,7 +8,7 @@ from typing import Any
 
 from ragops.reconcile.children import Key, key_of
 from ragops.reconcile.conditions import Observation
-from ragops.reconcile.context import CollectionsChecker, Context, OperatorSettings
+from ragops.reconcile.context import CollectionsChecker, Context, GatewayHealthChecker, OperatorSettings
 from ragops.reconcile.kube import KubeError
 
 # The children of the sample stack (tests/unit/samples.py), as the operator watches them.
@@ -108,11 +108,16 @@ def unreachable(resource: Any, api_key: str | None, nodes: int) -> Observation |
     return Observation("CollectionsReady", None, "QdrantUnreachable", "not from here")
 
 
+def gateway_unreachable(resource: Any) -> Observation | None:
+    return Observation("ProvidersReady", None, "GatewayUnreachable", "not from here")
+
+
 def context(
     kube: FakeKube,
     cache: Any,
     lookup: Any = None,
     collections: CollectionsChecker = unreachable,
+    gateway_health: GatewayHealthChecker = gateway_unreachable,
 ) -> Context:
     parents: Mapping[tuple[str, str, str], Any] = {}
     return Context(
@@ -121,4 +126,5 @@ def context(
         OperatorSettings(),
         lookup or (lambda *key: parents.get(key)),
         collections,
+        gateway_health,
     )

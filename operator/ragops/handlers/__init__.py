@@ -15,6 +15,7 @@ from ragops.handlers import streams
 from ragops.health import Health, serve
 from ragops.reconcile.collections import QdrantCollections
 from ragops.reconcile.context import Context, OperatorSettings
+from ragops.reconcile.gateway_health import GatewayHealth
 from ragops.reconcile.kube import KINDS, KubeClient, load_api_client
 from ragops.reconcile.runtime import Runtime
 from ragops.reconcile.watches import DEFAULT_DEAD_AFTER
@@ -71,7 +72,8 @@ def build_registry(
             load_api_client(kubeconfig, pool_size=workers * 2), on_request=lambda m: requests.labels(method=m).inc()
         )
         collections = QdrantCollections(on_late_answer=lambda ns, name: runtime.wake(("VectorStore", ns, name)))
-        return Context(kube, runtime.children, settings, runtime.lookup, collections)
+        gateway_health = GatewayHealth(on_late_answer=lambda ns, name: runtime.wake(("RagPipeline", ns, name)))
+        return Context(kube, runtime.children, settings, runtime.lookup, collections, gateway_health)
 
     @kopf.on.login(registry=registry)
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:

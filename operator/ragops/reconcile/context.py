@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from ragops.models.ragpipeline import RagPipelineSpec
 from ragops.models.resource import Resource
 from ragops.models.vectorstore import VectorStoreSpec
 from ragops.reconcile.children import ChildCache
@@ -30,6 +31,17 @@ class CollectionsChecker(Protocol):
     def __call__(self, resource: Resource[VectorStoreSpec], api_key: str | None, nodes: int) -> Observation | None: ...
 
 
+class GatewayHealthChecker(Protocol):
+    """Reads a pipeline's per-component health from its gateway (swappable in tests); None: no answer yet."""
+
+    def __call__(self, resource: Resource[RagPipelineSpec]) -> Observation | None: ...
+
+
+def unchecked(resource: Resource[RagPipelineSpec]) -> Observation | None:
+    """For contexts that never reach a gateway (tools, tests): Unknown, which changes nothing else."""
+    return Observation("ProvidersReady", None, "NotChecked", "the gateway's health is not checked here")
+
+
 @dataclass
 class Context:
     kube: KubeClient
@@ -38,6 +50,7 @@ class Context:
     # The latest watched body of a VectorStore/RagPipeline: (kind, namespace, name) -> body.
     lookup: Callable[[str, str, str], Mapping[str, Any] | None]
     collections: CollectionsChecker
+    gateway_health: GatewayHealthChecker = unchecked
 
 
 @dataclass(frozen=True)

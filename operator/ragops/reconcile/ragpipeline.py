@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,7 +14,7 @@ from ragops.models.ragpipeline import RagPipelineSpec
 from ragops.models.resource import Resource
 from ragops.models.status import Endpoints, ResourceStatus
 from ragops.models.vectorstore import VectorStoreSpec
-from ragops.reconcile import references, report
+from ragops.reconcile import gateway_health, references, report
 from ragops.reconcile.children import current, sync_children
 from ragops.reconcile.conditions import Observation
 from ragops.reconcile.context import Context, Outcome
@@ -119,19 +120,48 @@ def reconcile_pipeline(ctx: Context, body: Mapping[str, Any]) -> Outcome:
     # appears. Pods that already run keep serving: Degraded.
     blocked = any(m.blocking for m in missing) and not gateway_ready
     ready = gateway_ready and bool(store_observation.ok)
+    # A provider outage does not take the pipeline out of Ready (retrieval still serves): Degraded.
+    providers = _providers(ctx, resource, gateway_ready, previous)
     outcome = report.write_status(
         ctx,
         body,
         status,
-        [refs, store_observation, gateway_observation, *([unserved] if unserved else [])],
+        [refs, store_observation, gateway_observation, providers, *([unserved] if unserved else [])],
         ready=ready,
         progressing=not ready and not blocked,
-        degraded=unserved is not None or bool(missing),
+        degraded=unserved is not None or bool(missing) or providers.is_problem,
         ready_message=f"gateway {ready_replicas}/{status.replicas} ready",
         failed=blocked,
     )
     references.announce(ctx, body, refs, status, previous)
+    if providers.ok is not None and outcome.result == "ok":
+        # The gateway answers: look again after the check interval, so an outage (or its end) shows within it.
+        outcome = dataclasses.replace(outcome, requeue_after=gateway_health.RETRY_SECONDS)
     return references.recheck(outcome, missing)
+
+
+def _providers(
+    ctx: Context, resource: Resource[RagPipelineSpec], gateway_ready: bool, previous: Mapping[str, Any]
+) -> Observation:
+    """ProvidersReady from the gateway's /health, asked only once its pods are ready. Unknown (the gateway
+    cannot be reached, e.g. from an operator outside the cluster) is no problem: it changes neither Ready nor
+    the phase."""
+    if not gateway_ready:
+        return Observation(
+            gateway_health.CONDITION, None, "WaitingForGateway", "checked once the gateway pods are ready"
+        )
+    answer = ctx.gateway_health(resource)
+    if answer is not None:
+        return answer
+    # The check is still running: what the status says stands meanwhile (no write for a pending answer).
+    for condition in previous.get("conditions") or []:
+        if condition.get("type") == gateway_health.CONDITION and condition.get("reason") != "WaitingForGateway":
+            status = condition.get("status")
+            ok = True if status == "True" else False if status == "False" else None
+            return Observation(
+                gateway_health.CONDITION, ok, str(condition.get("reason")), str(condition.get("message"))
+            )
+    return Observation(gateway_health.CONDITION, None, "Checking", "checking the gateway's /health")
 
 
 def _store_observation(
