@@ -261,8 +261,11 @@ def test_uninstall_leaves_only_the_crds_and_retained_volumes(
     cli.helm("uninstall", installed, "-n", OPERATOR_NAMESPACE, "--wait", "--timeout", "3m")
 
     release = f"app.kubernetes.io/instance={installed}"
-    assert not items(cli, "deployments,services,serviceaccounts,roles,rolebindings,configmaps,pods",
+    assert not items(cli, "deployments,services,serviceaccounts,roles,rolebindings,configmaps",
                      OPERATOR_NAMESPACE, release)
+    # Real operator pods take their grace period to stop (kwok's vanished at once): gone, not merely deleted.
+    wait_for(lambda: not items(cli, "pods", OPERATOR_NAMESPACE, release), 120, interval=1,
+             what="the operator pods gone after the uninstall")
     for namespace in namespaces:  # the Roles of watchNamespaces
         assert not items(cli, "roles,rolebindings", namespace, release)
     assert not cli.kubectl_json("get", "clusterroles,clusterrolebindings", "-l", release)["items"]
