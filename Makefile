@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: help venv controlplane lint test unit integration e2e e2e-kind crds demo demo-down bench clean
+.PHONY: help venv controlplane node-deps images lint test unit integration e2e e2e-kind crds demo demo-down bench clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
@@ -19,6 +19,12 @@ venv: $(VENV)/.installed ## Python environment with the package and dev tools
 controlplane: ## build kube-apiserver, controller-manager, scheduler, kubectl, etcd, kwok, helm from source (cached)
 	bash hack/build-control-plane.sh >/dev/null
 
+node-deps: ## Debian packages of the real node and the image builds (containerd, runc, CNI plugins, iptables, buildah, debootstrap)
+	bash hack/node.sh deps
+
+images: node-deps controlplane ## container images without Docker (debootstrap base, pause, ragops, Qdrant stand-in), cached by input hash
+	bash hack/build-images.sh build
+
 lint: venv ## ruff and mypy
 	$(VENV)/bin/ruff check operator tests e2e bench hack
 	$(VENV)/bin/mypy
@@ -32,7 +38,7 @@ unit: venv ## tests that need no cluster
 integration: venv controlplane ## tests against the local control plane
 	$(PY) -m pytest tests/integration -q -ra
 
-e2e: venv controlplane ## end to end on the local control plane: helm install, samples, profile change, uninstall (operator on the chart's ServiceAccount token)
+e2e: venv controlplane node-deps ## end to end on the local control plane: kwok scopes (operator on the chart's ServiceAccount token) and the real node (operator and stack in pods)
 	bash hack/e2e.sh local
 
 e2e-kind: venv ## end to end on kind (needs docker, kind, kubectl, helm): image built and loaded, operator in the cluster, real Qdrant
@@ -41,10 +47,10 @@ e2e-kind: venv ## end to end on kind (needs docker, kind, kubectl, helm): image 
 crds: venv ## regenerate crds/ from the models
 	$(VENV)/bin/ragops crds
 
-demo: venv controlplane ## run the operator against the current cluster (or a local control plane) with the samples
+demo: venv controlplane ## the small sample serving: on the current cluster, else the local control plane with a real node (operator in the cluster, ingest + query)
 	bash hack/demo.sh up
 
-demo-down: ## stop the demo operator (and the local control plane it started)
+demo-down: ## stop the demo (and the local control plane and real node it started)
 	bash hack/demo.sh down
 
 bench: venv controlplane ## benchmarks: convergence, scale vs a bare client, idle writes, memory, churn
