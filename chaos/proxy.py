@@ -7,6 +7,8 @@ local cluster's admin credentials. Bound to 127.0.0.1; runs its own event loop i
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import random
 import ssl
 import threading
@@ -72,8 +74,9 @@ class FaultyProxy:
     def stop(self) -> None:
         loop = self._loop
         if loop is not None:
-            asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(10)
-            loop.call_soon_threadsafe(loop.stop)
+            done = asyncio.run_coroutine_threadsafe(self._shutdown(), loop)
+            with contextlib.suppress(concurrent.futures.TimeoutError):
+                done.result(5)  # open watch streams may hold it; the loop's thread is a daemon and ends with us
 
     def _serve(self, ready: threading.Event) -> None:
         loop = asyncio.new_event_loop()
@@ -125,15 +128,15 @@ class FaultyProxy:
             status=upstream.status,
             headers={k: v for k, v in upstream.headers.items() if k.lower() not in HOP_HEADERS},
         )
-        await response.prepare(request)
         try:
+            await response.prepare(request)
             async for chunk in upstream.content.iter_any():  # watch streams pass through as they come
                 await response.write(chunk)
-        except (aiohttp.ClientError, ConnectionResetError):
-            pass
+            await response.write_eof()
+        except (aiohttp.ClientError, ConnectionError):
+            pass  # the operator closed its end (a watch it restarts), or the upstream went away
         finally:
             upstream.release()
-        await response.write_eof()
         return response
 
 

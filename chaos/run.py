@@ -45,7 +45,8 @@ ROUNDS = ["kill", "outage", "apiserver", "edits", "qdrant-pod", "deleted-while-d
 @dataclass
 class Tally:
     faults: int = 0
-    convergence: list[float] = field(default_factory=list)
+    repair: list[float] = field(default_factory=list)  # until every child is right (the operator's part)
+    convergence: list[float] = field(default_factory=list)  # until every stack is also Ready (pods included)
     pvcs_lost: int = 0
     duplicates: int = 0
     edits_not_reverted: int = 0
@@ -56,7 +57,8 @@ class Tally:
     def line(self, stacks: int) -> str:
         worst = max(self.convergence, default=0.0)
         return (
-            f"chaos: {self.faults} faults injected, {stacks} stacks, convergence max {worst:.1f}s "
+            f"chaos: {self.faults} faults injected, {stacks} stacks, children repaired in max "
+            f"{max(self.repair, default=0.0):.1f}s, convergence max {worst:.1f}s "
             f"(mean {sum(self.convergence) / max(1, len(self.convergence)):.1f}s), {self.pvcs_lost} PVCs lost, "
             f"{self.duplicates} duplicates, {self.edits_not_reverted} edits not reverted, "
             f"{self.keys_changed} keys changed, {self.idle_writes} idle writes"
@@ -101,11 +103,12 @@ class Suite:
 
     # -- checks --------------------------------------------------------------------------------
 
-    def unconverged(self) -> list[str]:
-        """What still differs from a converged namespace (empty: converged)."""
+    def unconverged(self, *, children_only: bool = False) -> list[str]:
+        """What still differs from a converged namespace (empty: converged). `children_only`: only what the
+        operator makes (children, reverted edits), not readiness, which waits for pods and controllers."""
         problems = []
         resources = self.resources()
-        for obj in resources:
+        for obj in resources if not children_only else []:
             status = obj.get("status") or {}
             if status.get("phase") != "Ready" or status.get("observedGeneration") != obj["metadata"]["generation"]:
                 problems.append(f"{obj['kind']} {obj['metadata']['name']} {status.get('phase')}")
@@ -120,6 +123,14 @@ class Suite:
 
     def settle(self, started: float, label: str) -> None:
         """Wait for convergence, then count what did not come right and the idle writes."""
+        repaired = -1.0
+        try:
+            wait_for(lambda: not self.unconverged(children_only=True), CONVERGE_TIMEOUT, interval=0.5,
+                     what=f"children after {label}")
+            repaired = time.monotonic() - started
+            self.tally.repair.append(repaired)
+        except AssertionError:
+            pass  # counted below, with readiness
         try:
             wait_for(lambda: not self.unconverged(), CONVERGE_TIMEOUT, interval=1.0, what=f"convergence after {label}")
         except AssertionError:
@@ -143,10 +154,12 @@ class Suite:
         writes = self.cluster.writes_since(offset, NAMESPACE)
         self.tally.idle_writes += len(writes)
         if writes:
-            detail = [(w["verb"], (w.get("objectRef") or {}).get("resource"), (w.get("objectRef") or {}).get("name"))
-                      for w in writes[:5]]
+            detail = [(w["verb"], (w.get("objectRef") or {}).get("resource"), (w.get("objectRef") or {}).get("name"),
+                       (w.get("objectRef") or {}).get("subresource")) for w in writes[:8]]
             self.tally.failures.append(f"{label}: {len(writes)} idle writes, e.g. {detail}")
-        print(f"  {label}: converged in {took:.1f}s, {len(writes)} idle writes", flush=True)
+            print(f"  {label}: idle writes {detail}", flush=True)
+        print(f"  {label}: children right after {repaired:.1f}s, "
+              f"Ready after {took:.1f}s, {len(writes)} idle writes", flush=True)
 
     def remember(self) -> None:
         """What must survive every fault: the data volumes and the generated keys."""
@@ -175,11 +188,15 @@ class Suite:
     # -- the rounds ----------------------------------------------------------------------------
 
     def flip_profiles(self, count: int) -> None:
+        """Profile changes: a small store grows to medium (a distributed store never shrinks by itself: that
+        is refused with a condition), a pipeline flips either way."""
         for name in self.random.sample(self.names, count):
-            for kind, resource_name in (("VectorStore", name), ("RagPipeline", f"{name}-bot")):
-                current = self.cluster.get(kind, NAMESPACE, resource_name)["spec"]["profile"]
-                new = "medium" if current == "small" else "small"
-                self.cluster.patch(kind, NAMESPACE, resource_name, {"spec": {"profile": new}})
+            if self.cluster.get("VectorStore", NAMESPACE, name)["spec"]["profile"] == "small":
+                self.cluster.patch("VectorStore", NAMESPACE, name, {"spec": {"profile": "medium"}})
+            pipeline = f"{name}-bot"
+            current = self.cluster.get("RagPipeline", NAMESPACE, pipeline)["spec"]["profile"]
+            new = "medium" if current == "small" else "small"
+            self.cluster.patch("RagPipeline", NAMESPACE, pipeline, {"spec": {"profile": new}})
 
     def kill(self) -> None:
         for _ in range(3):
@@ -216,7 +233,9 @@ class Suite:
         self.edits.append((f"ConfigMap {config_name} data", lambda: self._configmap(config_name) == original))
         service = names.qdrant(victim)
         selector = dict(self.cluster.core.read_namespaced_service(service, NAMESPACE).spec.selector or {})
-        self.cluster.core.patch_namespaced_service(service, NAMESPACE, {"spec": {"selector": {"edited": "by-hand"}}})
+        # A value the operator owns (a key a user adds would be the user's own field, and is kept).
+        edited = {**selector, "app.kubernetes.io/instance": "edited-by-hand"}
+        self.cluster.core.patch_namespaced_service(service, NAMESPACE, {"spec": {"selector": edited}})
         self.edits.append((f"Service {service} selector", lambda: self._selector(service) == selector))
         self.tally.faults += 3
 
@@ -305,7 +324,7 @@ def main() -> int:
     parser.add_argument("--outage", type=float, default=65.0, help="seconds the control plane stays away")
     parser.add_argument("--rounds", default=",".join(ROUNDS))
     parser.add_argument("--operator-source", default="", help="run the operator from this operator/ directory")
-    parser.add_argument("--log", default=str(REPO / "chaos-operator.log"))
+    parser.add_argument("--log", default="/tmp/ragops-chaos/operator.log", help="the operator's log")
     args = parser.parse_args()
     rounds = [r for r in args.rounds.split(",") if r]
     unknown = set(rounds) - set(ROUNDS)
@@ -325,6 +344,7 @@ def main() -> int:
     cluster = Cluster(CLUSTER, kubeconfig, audit, api)
     cluster.core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=NAMESPACE)))
     log_path = Path(args.log)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
     log_path.unlink(missing_ok=True)
     operator = Operator(cluster, NAMESPACE, log_path, resync_seconds=RESYNC, source=args.operator_source).start()
     proxy = FaultyProxy(kubeconfig, free_port())
