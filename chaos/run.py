@@ -336,7 +336,9 @@ def main() -> int:
     kubeconfig = hack("up", CLUSTER)
     audit = Path(hack("audit-log", CLUSTER))
     kubectl = kubectl_binary()
-    subprocess.run([kubectl, "--kubeconfig", kubeconfig, "apply", "--server-side", "-f", str(REPO / "crds")],
+    # The CRDs that go with the operator under test (an older checkout's for a before/after comparison).
+    crds = Path(args.operator_source).parent / "crds" if args.operator_source else REPO / "crds"
+    subprocess.run([kubectl, "--kubeconfig", kubeconfig, "apply", "--server-side", "-f", str(crds)],
                    check=True, capture_output=True)
     subprocess.run([kubectl, "--kubeconfig", kubeconfig, "wait", "--for=condition=Established", "crd", "--all",
                     "--timeout=60s"], check=True, capture_output=True)
