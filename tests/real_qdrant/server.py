@@ -251,7 +251,8 @@ def wait_ready(cluster: Cluster, timeout: float = START_SECONDS) -> None:
         except httpx.HTTPError:
             return False
 
-    wait_for(lambda: all(ready(node) for node in cluster.nodes), timeout, lambda: cluster.logs())
+    # Every node is looked at on every round (no short-circuit): an exited one must be restarted.
+    wait_for(lambda: all([ready(node) for node in cluster.nodes]), timeout, lambda: cluster.logs())
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, describe: Callable[[], str] = lambda: "") -> None:
