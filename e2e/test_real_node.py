@@ -298,10 +298,7 @@ def test_a_missing_llm_secret_is_reported_with_the_secret_and_key(
         def reported() -> dict[str, Any]:
             return condition(get(cli, "ragpipeline", namespace, name), "ReferencesResolved")
 
-        try:
-            wait_for(lambda: reported().get("status") == "False", 90, interval=1, what="ReferencesResolved=False")
-        except AssertionError:
-            pytest.xfail("issue 12 (ReferencesResolved) has not landed: the pipeline does not report the Secret")
+        wait_for(lambda: reported().get("status") == "False", 90, interval=1, what="ReferencesResolved=False")
         found = reported()
         assert found["reason"] == "SecretNotFound"
         assert f"{secret}/apiKey" in found["message"] and "spec.llm.apiKeySecretRef" in found["message"], found
@@ -312,11 +309,6 @@ def test_a_missing_llm_secret_is_reported_with_the_secret_and_key(
         cli.kubectl("delete", "ragpipeline", name, "-n", namespace, "--wait=true", "--timeout=60s")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="DEFECT (real pods only): two replicas get the same kopf peering priority (ragops run passes none to "
-    "kopf.operator), and kopf then pauses ALL of them ('Pausing all operators, including self'): nothing reconciles",
-)
 def test_operator_failover_the_standby_pod_takes_over(
     cli: Cli, installed: str, operator: OperatorProcess, sample_namespaces: dict[str, str]
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import random
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -144,6 +145,9 @@ def _run(args: argparse.Namespace) -> int:
             namespaces=args.namespace,
             standalone=not args.peering,
             peering_name=args.peering,
+            # Replicas of equal priority all pause (kopf sees a conflict it cannot settle); a random one per
+            # process keeps exactly one active, and the highest survivor takes over when it goes.
+            priority=random.randint(1, 32767) if args.peering else 0,
             stop_flag=stop,
         )
         return 1 if fatal else 0

@@ -32,6 +32,7 @@ CLUSTER_RULES = [
     },
     {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list", "watch"]},
     {"apiGroups": ["kopf.dev"], "resources": ["clusterkopfpeerings"], "verbs": ["get", "list", "watch", "patch"]},
+    {"apiGroups": ["storage.k8s.io"], "resources": ["storageclasses"], "verbs": ["get"]},
 ]
 WRITE = ["get", "list", "watch", "create", "patch", "delete"]
 NAMESPACED_RULES = [
@@ -57,7 +58,7 @@ NAMESPACED_RULES = [
     {"apiGroups": ["monitoring.coreos.com"], "resources": ["servicemonitors", "prometheusrules"], "verbs": WRITE},
     {"apiGroups": ["kopf.dev"], "resources": ["kopfpeerings"], "verbs": ["get", "list", "watch", "patch"]},
 ]
-CLUSTER_SCOPED_RESOURCES = {"customresourcedefinitions", "namespaces", "clusterkopfpeerings"}
+CLUSTER_SCOPED_RESOURCES = {"customresourcedefinitions", "namespaces", "clusterkopfpeerings", "storageclasses"}
 
 # Value sets every structural test runs against.
 VALUE_SETS: dict[str, dict[str, Any]] = {
@@ -336,8 +337,9 @@ def test_operator_deployment_defaults(helm: str, tmp_path: Path) -> None:
     assert env["POD_NAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
     ports = {port["name"]: port["containerPort"] for port in container["ports"]}
     assert ports == {"health": 8081, "metrics": 9090}
-    for probe in ("livenessProbe", "readinessProbe"):
-        assert container[probe]["httpGet"] == {"path": "/healthz", "port": "health"}
+    # Liveness: the event loop ticks and no watch is dead; readiness: every watch listed and live (or paused).
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "health"}
     (deployment,) = by_kind(docs, "Deployment")
     assert deployment["spec"]["strategy"] == {"type": "Recreate"}  # never two standalone operators at once
     (service,) = by_kind(docs, "Service")

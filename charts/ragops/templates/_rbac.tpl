@@ -5,6 +5,7 @@ ragops.rbac.clusterRules: cluster-scoped objects. Always granted through a Clust
   - CRDs: kopf discovers the resources it serves.
   - namespaces: kopf follows namespace changes when serving several namespaces.
   - clusterkopfpeerings: kopf peering when watching every namespace (several replicas, one active).
+  - storageclasses: read only, to report a `storage.storageClassName` that does not exist.
 
 ragops.rbac.namespacedRules: objects inside watched namespaces. Granted through the same ClusterRole when
 every namespace is watched, otherwise through one Role per watched namespace.
@@ -25,6 +26,9 @@ every namespace is watched, otherwise through one Role per watched namespace.
 - apiGroups: ["kopf.dev"]
   resources: ["clusterkopfpeerings"]
   verbs: ["get", "list", "watch", "patch"]
+- apiGroups: ["storage.k8s.io"]
+  resources: ["storageclasses"]
+  verbs: ["get"]
 {{- end -}}
 
 {{- define "ragops.rbac.namespacedRules" -}}
