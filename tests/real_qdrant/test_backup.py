@@ -115,8 +115,10 @@ def round_trip(
     extra = [{"id": 10_000 + i, "vector": [1.0] * SIZE, "payload": {"title": "late"}} for i in range(20)]
     request(target, "PUT", f"/collections/{COLLECTION}/points?wait=true", json={"points": extra})
     placement(target)
+    # Issue 16's refused state changes. (With two replicas Qdrant's own recovery of the replicas marked Dead
+    # logs refused duplicate transfer proposals, "Shard N is already involved in transfer": benign.)
     assert target.grep("expected ManualRecovery") == []
-    assert target.grep("Failed to apply collection meta operation") == []
+    assert [line for line in target.grep("Failed to apply") if "already involved in transfer" not in line] == []
 
 
 def test_single_node_round_trip(
