@@ -22,10 +22,21 @@ OUTAGE = 65.0  # past kopf's own retries (1+1+2+3+5+8+13+21 s), which then escal
 
 
 def _stack(cluster: Cluster, namespace: str) -> None:
+    # The cluster itself recovers from an earlier outage first: its nodes (kwok) report Ready again.
+    wait_for(
+        lambda: all(
+            c.status == "True" for n in cluster.core.list_node().items for c in n.status.conditions if c.type == "Ready"
+        ),
+        timeout=180,
+        interval=1,
+        what="every node Ready",
+    )
     cluster.create(namespace, vectorstore(name="docs"))
     cluster.create(namespace, ragpipeline(name="bot", store="docs"))
-    cluster.wait_ready("VectorStore", namespace, "docs")
-    cluster.wait_ready("RagPipeline", namespace, "bot")
+    # After an earlier outage the controller-manager and kwok take up to a few minutes to act again (leader
+    # election, nodes and pods marked ready anew): the chaos suite measured 20-150 s.
+    cluster.wait_ready("VectorStore", namespace, "docs", timeout=300)
+    cluster.wait_ready("RagPipeline", namespace, "bot", timeout=300)
 
 
 def _outage(cluster: Cluster) -> None:
