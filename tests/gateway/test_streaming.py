@@ -50,36 +50,7 @@ async def test_tokens_reach_the_client_while_the_llm_is_still_generating(provide
             document = {"id": "cats", "text": "Cats purr when they are content."}
             assert (await client.post("/v1/documents", json={"documents": [document]})).status_code == 200
 
-        sent: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        body = json.dumps({"query": "why do cats purr", "stream": True}).encode()
-        requests = iter([{"type": "http.request", "body": body, "more_body": False}])
-        disconnected = asyncio.Event()
-
-        async def receive() -> dict[str, Any]:
-            message = next(requests, None)
-            if message is None:
-                await disconnected.wait()
-                return {"type": "http.disconnect"}
-            return message
-
-        async def send(message: dict[str, Any]) -> None:
-            await sent.put(message)
-
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "POST",
-            "scheme": "http",
-            "path": "/v1/query",
-            "raw_path": b"/v1/query",
-            "root_path": "",
-            "query_string": b"",
-            "headers": [(b"content-type", b"application/json"), (b"host", b"gw")],
-            "client": ("127.0.0.1", 1),
-            "server": ("gw", 80),
-        }
-        call = asyncio.create_task(app(scope, receive, send))
+        call, sent, disconnected = stream_post(app, "/v1/query", {"query": "why do cats purr", "stream": True})
         received = b""
         async with asyncio.timeout(10):
             while b"event: token" not in received:
@@ -111,36 +82,8 @@ async def test_a_chat_stream_is_incremental_and_a_client_that_leaves_ends_the_ll
             document = {"id": "cats", "text": "Cats purr when they are content."}
             assert (await client.post("/v1/documents", json={"documents": [document]})).status_code == 200
 
-        sent: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         chat = {"model": "bot", "stream": True, "messages": [{"role": "user", "content": "why do cats purr"}]}
-        requests = iter([{"type": "http.request", "body": json.dumps(chat).encode(), "more_body": False}])
-        disconnected = asyncio.Event()
-
-        async def receive() -> dict[str, Any]:
-            message = next(requests, None)
-            if message is None:
-                await disconnected.wait()
-                return {"type": "http.disconnect"}
-            return message
-
-        async def send(message: dict[str, Any]) -> None:
-            await sent.put(message)
-
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "POST",
-            "scheme": "http",
-            "path": "/v1/chat/completions",
-            "raw_path": b"/v1/chat/completions",
-            "root_path": "",
-            "query_string": b"",
-            "headers": [(b"content-type", b"application/json"), (b"host", b"gw")],
-            "client": ("127.0.0.1", 1),
-            "server": ("gw", 80),
-        }
-        call = asyncio.create_task(app(scope, receive, send))
+        call, sent, disconnected = stream_post(app, "/v1/chat/completions", chat)
         received = b""
         async with asyncio.timeout(10):
             while b'"content":"Cats "' not in received:
@@ -152,3 +95,39 @@ async def test_a_chat_stream_is_incremental_and_a_client_that_leaves_ends_the_ll
             while fake.streams_ended == 0:  # the gateway hangs up on the LLM too
                 await asyncio.sleep(0.01)
         assert not fake.stream_gate.is_set()
+
+
+def stream_post(
+    app: Any, path: str, payload: dict[str, Any]
+) -> tuple[asyncio.Task[None], asyncio.Queue[dict[str, Any]], asyncio.Event]:
+    """POST `payload` to the ASGI `app` the way a streaming client does: returns the running call, the queue of
+    messages it sends, and an event that makes the client disconnect."""
+    sent: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    requests = iter([{"type": "http.request", "body": json.dumps(payload).encode(), "more_body": False}])
+    disconnected = asyncio.Event()
+
+    async def receive() -> dict[str, Any]:
+        message = next(requests, None)
+        if message is None:
+            await disconnected.wait()
+            return {"type": "http.disconnect"}
+        return message
+
+    async def send(message: dict[str, Any]) -> None:
+        await sent.put(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"content-type", b"application/json"), (b"host", b"gw")],
+        "client": ("127.0.0.1", 1),
+        "server": ("gw", 80),
+    }
+    return asyncio.create_task(app(scope, receive, send)), sent, disconnected
