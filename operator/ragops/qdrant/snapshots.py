@@ -134,17 +134,7 @@ class QdrantNode:
         `priority=snapshot`: the uploaded data becomes the shard's content; Qdrant marks the shard's other
         replicas Dead and re-synchronises them from this one (the caller waits for them to be Active).
         The node must hold a replica of the shard."""
-        params = {"priority": "snapshot", "wait": "true"}
-        if checksum:
-            params["checksum"] = checksum
-        with snapshot.open("rb") as file:
-            await self._result(
-                "POST",
-                f"/collections/{_name(collection)}/shards/{shard}/snapshots/upload",
-                params=params,
-                files={"snapshot": (snapshot.name, file, "application/octet-stream")},
-                timeout=self._long,
-            )
+        await self._upload(f"/collections/{_name(collection)}/shards/{shard}/snapshots/upload", snapshot, checksum)
 
     async def create_snapshot(self, collection: str) -> models.SnapshotDescription:
         result = await self._result(
@@ -181,13 +171,17 @@ class QdrantNode:
         `priority=snapshot` makes the uploaded data the source of truth over replicas on other nodes, which
         is what a restore means; `checksum` lets Qdrant verify the upload before replacing anything.
         """
+        await self._upload(f"/collections/{_name(collection)}/snapshots/upload", snapshot, checksum)
+
+    async def _upload(self, path: str, snapshot: Path, checksum: str | None) -> None:
+        """POST a snapshot file with snapshot priority (the upload wins over other replicas), waiting for it."""
         params = {"priority": "snapshot", "wait": "true"}
         if checksum:
             params["checksum"] = checksum
         with snapshot.open("rb") as file:
             await self._result(
                 "POST",
-                f"/collections/{_name(collection)}/snapshots/upload",
+                path,
                 params=params,
                 files={"snapshot": (snapshot.name, file, "application/octet-stream")},
                 timeout=self._long,
