@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import platform
 import random
@@ -38,7 +37,7 @@ sys.path[:0] = [str(REPO), str(REPO / "operator"), str(REPO / "bench")]
 
 from tests.real_qdrant.server import API_KEY, BINARY_ENV, binary, running, store  # noqa: E402
 
-from gateway_bench import WORDS, corpus, free_port, wait_ready  # noqa: E402
+from gateway_bench import WORDS, Connection, corpus, free_port, wait_ready  # noqa: E402
 from ragops.gateway.providers.hashing import HashEmbedder  # noqa: E402
 
 DIMENSIONS = 384
@@ -61,39 +60,6 @@ def manifest() -> dict[str, object]:
             "retrieval": {"topK": TOP_K},
         },
     }
-
-
-class Connection:
-    """One keep-alive HTTP/1.1 connection for JSON POSTs (lean, like gateway_bench's, plus headers)."""
-
-    def __init__(self, host: str, port: int, headers: dict[str, str]) -> None:
-        self.host, self.port = host, port
-        self.extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-
-    async def post(self, path: str, body: object) -> tuple[int, bytes]:
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        assert self.reader is not None
-        data = json.dumps(body).encode()
-        head = (
-            f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n{self.extra}"
-            f"Content-Length: {len(data)}\r\n\r\n"
-        )
-        self.writer.write(head.encode() + data)
-        lines = (await self.reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
-        status = int(lines[0].split(" ", 2)[1])
-        length = next((int(h.split(":", 1)[1]) for h in lines if h.lower().startswith("content-length:")), None)
-        if length is None:  # chunked: read it all (not expected from either server for these calls)
-            raise ValueError("no content-length")
-        return status, await self.reader.readexactly(length)
-
-    async def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-            await self.writer.wait_closed()
-            self.writer = None
 
 
 @dataclass
