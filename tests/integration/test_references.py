@@ -107,6 +107,15 @@ def test_a_pass_over_a_missing_reference_writes_nothing(cluster: Cluster, namesp
         timeout=60,
         what="the pipeline settled (kwok's pods run without the Secret: Degraded; a real node's wait: Failed)",
     )
+    # Ready gateway pods start a background /health check whose answer (Unknown from outside the cluster) can
+    # come seconds later on a loaded machine: that is a real status change, so wait for it before counting.
+    wait_for(
+        lambda: phase(cluster, "RagPipeline", namespace, "bot") == "Failed"
+        or (cluster.condition("RagPipeline", namespace, "bot", "ProvidersReady") or {}).get("reason")
+        not in (None, "WaitingForGateway", "Checking"),
+        timeout=60,
+        what="the gateway's /health answered (or the pods are blocked)",
+    )
     # The status settles over a few passes; after one more re-check, the next ones are idle.
     passes = operator.reconciles()
     wait_for(lambda: operator.reconciles() > passes, timeout=RECHECK_SECONDS + 10, what="a re-check pass")
