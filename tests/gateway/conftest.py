@@ -21,6 +21,7 @@ import tests.gateway.minilm  # noqa: F401  (before anything loads numpy: it limi
 from ragops.gateway.app import create_app
 from ragops.gateway.config import GatewayConfig, parse_pipeline
 from ragops.gateway.service import Gateway
+from ragops.secretfiles import Key
 from tests.gateway.fakes import FakeClock, FakeProvider, RecordingSleep
 
 DIMENSIONS = 64
@@ -110,9 +111,9 @@ class Parts:
 
 def gateway_parts(
     *,
-    api_key: str | None = None,
-    embedding_api_key: str | None = None,
-    llm_api_key: str | None = None,
+    api_key: Key | None = None,
+    embedding_api_key: Key | None = None,
+    llm_api_key: Key | None = None,
     workers: int = 4,
     qdrant_url: str = ":memory:",
     real_network: bool = False,

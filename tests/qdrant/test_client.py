@@ -1,12 +1,15 @@
-"""connect(): a REST client with the API key, built without network calls."""
+"""connect(): a REST client with the API key (a value or a key file), built without network calls."""
 
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 from ragops.qdrant.client import connect
+from ragops.secretfiles import SecretFile
 from tests.qdrant.conftest import API_KEY
 from tests.qdrant.double import Running
+from tests.secret_volume import SecretVolume
 
 
 async def test_connect_sends_the_api_key_and_builds_without_requests(qdrant: Running) -> None:
@@ -20,3 +23,20 @@ async def test_connect_sends_the_api_key_and_builds_without_requests(qdrant: Run
     finally:
         await client.close()
     assert [(c.path, c.api_key) for c in qdrant.cluster.calls] == [("/node-0/collections", API_KEY)]
+
+
+async def test_a_key_file_is_sent_and_a_rotated_key_used_by_the_same_client(qdrant: Running, tmp_path: Path) -> None:
+    # A trailing newline, as `kubectl create secret --from-file` keeps it: not part of the key.
+    volume = SecretVolume(tmp_path / "keys", {"apiKey": API_KEY + "\n"})
+    qdrant.cluster.create_collection("manuals")
+    with warnings.catch_warnings(record=True) as caught:
+        client = connect(qdrant.node_urls()[0], SecretFile(volume.path("apiKey"), recheck_seconds=0), timeout=0.5)
+    assert [str(w.message) for w in caught] == []
+    try:
+        await client.get_collections()
+        volume.update({"apiKey": "rotated-key"})
+        qdrant.cluster.api_key = "rotated-key"  # Qdrant restarted with the new key
+        assert [c.name for c in (await client.get_collections()).collections] == ["manuals"]
+    finally:
+        await client.close()
+    assert [c.api_key for c in qdrant.cluster.calls] == [API_KEY, "rotated-key"]

@@ -85,7 +85,7 @@ def create_app(config: GatewayConfig) -> FastAPI:
     if config.api_key:
         app.add_middleware(ApiKeyAuth, api_key=config.api_key)
     else:
-        log.warning("no gateway API key (RAGOPS_GATEWAY_API_KEY unset): authentication is OFF")
+        log.warning("no gateway API key (RAGOPS_GATEWAY_API_KEY[_FILE] unset): authentication is OFF")
     if gateway_spec.rate_limit.requests_per_second:
         bucket = TokenBucket(float(gateway_spec.rate_limit.requests_per_second), clock=config.clock)
         app.add_middleware(RateLimit, bucket=bucket)

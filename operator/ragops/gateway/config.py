@@ -7,6 +7,11 @@ Environment (set by the operator's Deployment; each may be absent):
   RAGOPS_EMBEDDING_API_KEY   embedding provider key
   RAGOPS_LLM_API_KEY         chat provider key
   RAGOPS_WORKERS             concurrent embedding batches per pod (default: spec.gateway.workers, else 4)
+
+Each key can instead name a file, `<VARIABLE>_FILE` (what the operator's Deployment does: its Secrets are
+mounted read-only under /etc/ragops-keys): the file is read at start and re-read when the kubelet rotates the
+Secret, so a new key takes effect without a restart (ragops.secretfiles). `_FILE` wins over the plain variable,
+which stays for local runs and tests.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import yaml
 
 from ragops.models.ragpipeline import RagPipelineSpec
 from ragops.models.resource import Resource, SpecError, parse_resource
+from ragops.secretfiles import Key, SecretFileError, key_from_environ
 
 QDRANT_URL_ENV = "RAGOPS_QDRANT_URL"
 QDRANT_API_KEY_ENV = "RAGOPS_QDRANT_API_KEY"
@@ -44,10 +50,11 @@ class ConfigError(ValueError):
 class GatewayConfig:
     pipeline: Resource[RagPipelineSpec]
     qdrant_url: str = MEMORY
-    qdrant_api_key: str | None = field(default=None, repr=False)
-    api_key: str | None = field(default=None, repr=False)
-    embedding_api_key: str | None = field(default=None, repr=False)
-    llm_api_key: str | None = field(default=None, repr=False)
+    # A plain value, or a file re-read on rotation (ragops.secretfiles.value_of gives the current value).
+    qdrant_api_key: Key | None = field(default=None, repr=False)
+    api_key: Key | None = field(default=None, repr=False)
+    embedding_api_key: Key | None = field(default=None, repr=False)
+    llm_api_key: Key | None = field(default=None, repr=False)
     workers: int = DEFAULT_WORKERS
     # Seams for in-process tests: provider HTTP through an ASGI app, and a controllable clock and sleep.
     provider_transport: httpx.AsyncBaseTransport | None = field(default=None, repr=False)
@@ -63,14 +70,15 @@ class GatewayConfig:
     def from_env(
         cls, pipeline: Resource[RagPipelineSpec], *, qdrant_url: str | None = None, environ: Mapping[str, str]
     ) -> GatewayConfig:
-        """The config a `ragops gateway` process runs with; `qdrant_url` (the flag) beats the environment."""
+        """The config a `ragops gateway` process runs with; `qdrant_url` (the flag) beats the environment.
+        Key files are read here: a missing, unreadable or empty one is a ConfigError naming its variable."""
         return cls(
             pipeline=pipeline,
             qdrant_url=qdrant_url or environ.get(QDRANT_URL_ENV) or MEMORY,
-            qdrant_api_key=environ.get(QDRANT_API_KEY_ENV) or None,
-            api_key=environ.get(GATEWAY_API_KEY_ENV) or None,
-            embedding_api_key=environ.get(EMBEDDING_API_KEY_ENV) or None,
-            llm_api_key=environ.get(LLM_API_KEY_ENV) or None,
+            qdrant_api_key=_key(environ, QDRANT_API_KEY_ENV),
+            api_key=_key(environ, GATEWAY_API_KEY_ENV),
+            embedding_api_key=_key(environ, EMBEDDING_API_KEY_ENV),
+            llm_api_key=_key(environ, LLM_API_KEY_ENV),
             workers=_workers(environ.get(WORKERS_ENV), pipeline.spec),
         )
 
@@ -97,6 +105,13 @@ def parse_pipeline(body: Mapping[str, Any]) -> Resource[RagPipelineSpec]:
     if resource.kind != "RagPipeline":
         raise ConfigError(f"expected a RagPipeline, got {resource.kind}")
     return resource
+
+
+def _key(environ: Mapping[str, str], name: str) -> Key | None:
+    try:
+        return key_from_environ(environ, name)
+    except SecretFileError as error:
+        raise ConfigError(f"{name}_FILE: {error}") from None
 
 
 def _workers(value: str | None, spec: RagPipelineSpec) -> int:

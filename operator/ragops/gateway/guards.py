@@ -16,6 +16,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ragops.gateway.responses import send_error
+from ragops.secretfiles import Key, value_of
 
 OPEN_PATHS = frozenset(
     {"/healthz", "/readyz", "/health", "/metrics", "/docs", "/docs/oauth2-redirect", "/openapi.json"}
@@ -27,11 +28,14 @@ def is_open(scope: Scope) -> bool:
 
 
 class ApiKeyAuth:
-    """`Authorization: Bearer <key>` or `X-API-Key: <key>`; compared in constant time."""
+    """`Authorization: Bearer <key>` or `X-API-Key: <key>`; compared in constant time.
 
-    def __init__(self, app: ASGIApp, api_key: str) -> None:
+    A file-backed key is looked up on every request (a cached stat), so a rotated Secret takes effect
+    without a restart, and the old key stops working at the same moment."""
+
+    def __init__(self, app: ASGIApp, api_key: Key) -> None:
         self.app = app
-        self._key = api_key.encode()
+        self._key = api_key
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if is_open(scope) or self._presented(Headers(scope=scope)):
@@ -44,7 +48,8 @@ class ApiKeyAuth:
         scheme, _, token = headers.get("authorization", "").partition(" ")
         if scheme.lower() == "bearer":
             candidates.append(token.strip())
-        return any(c and hmac.compare_digest(c.encode(), self._key) for c in candidates)
+        expected = (value_of(self._key) or "").encode()
+        return bool(expected) and any(c and hmac.compare_digest(c.encode(), expected) for c in candidates)
 
 
 @dataclass

@@ -25,6 +25,7 @@ from ragops.models.ragpipeline import (
     RagPipelineSpec,
     ResilienceSpec,
 )
+from ragops.secretfiles import Key
 
 DEFAULT_ENDPOINTS = {"openai": openai.DEFAULT_ENDPOINT, "ollama": ollama.DEFAULT_ENDPOINT}
 
@@ -47,7 +48,7 @@ class Providers:
 
 
 def build_providers(
-    spec: RagPipelineSpec, runtime: Runtime, *, embedding_key: str | None, llm_key: str | None
+    spec: RagPipelineSpec, runtime: Runtime, *, embedding_key: Key | None, llm_key: Key | None
 ) -> Providers:
     providers = Providers(embedder=HashEmbedder(spec.embedding.dimensions), chat=None)
     if spec.embedding.provider is not EmbeddingProvider.HASH:
@@ -90,7 +91,7 @@ def _client(
     role: str,
     provider: str,
     spec: EmbeddingSpec | LLMSpec,
-    api_key: str | None,
+    api_key: Key | None,
     pipeline: RagPipelineSpec,
     runtime: Runtime,
 ) -> ProviderClient:

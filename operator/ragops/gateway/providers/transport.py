@@ -31,6 +31,7 @@ from ragops.gateway.providers.errors import (
     ProviderUnavailable,
 )
 from ragops.gateway.resilience import CircuitBreaker, CircuitOpenError, RetryPolicy, parse_retry_after
+from ragops.secretfiles import Key, value_of
 
 log = logging.getLogger("ragops.gateway.providers")
 
@@ -56,7 +57,7 @@ class ProviderClient:
     role: str  # embedding | llm
     provider: str  # openai | ollama
     base_url: str
-    api_key: str | None
+    api_key: Key | None  # a file-backed key is re-read when its Secret rotates
     http: httpx.AsyncClient
     policy: RetryPolicy
     breaker: CircuitBreaker
@@ -197,7 +198,8 @@ class ProviderClient:
         return self.base_url.rstrip("/") + path
 
     def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        key = value_of(self.api_key)
+        return {"Authorization": f"Bearer {key}"} if key else {}
 
 
 def _provider_message(response: httpx.Response) -> str | None:
