@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: help venv controlplane node-deps images lint test unit integration e2e e2e-kind chaos crds demo demo-down bench clean
+.PHONY: help venv controlplane promtool node-deps images lint test unit integration e2e e2e-kind chaos crds demo demo-down bench clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
@@ -22,6 +22,9 @@ venv: $(VENV)/.installed ## Python environment with the package and dev tools
 controlplane: ## build kube-apiserver, controller-manager, scheduler, kubectl, etcd, kwok, helm from source (cached)
 	bash hack/build-control-plane.sh >/dev/null
 
+promtool: ## build promtool from Prometheus's Go module (cached): the alert-rule tests run `promtool check/test rules`
+	bash hack/build-promtool.sh >/dev/null
+
 node-deps: ## Debian packages of the real node and the image builds (containerd, runc, CNI plugins, iptables, buildah, debootstrap)
 	bash hack/node.sh deps
 
@@ -32,7 +35,7 @@ lint: venv ## ruff and mypy
 	$(VENV)/bin/ruff check operator tests e2e bench hack chaos
 	$(VENV)/bin/mypy
 
-test: venv controlplane lint ## every test: unit, gateway, backup, chart, integration (starts the local control plane)
+test: venv controlplane promtool lint ## every test: unit, gateway, backup, chart, integration (starts the local control plane)
 	$(PY) -m pytest tests -q -ra
 
 unit: venv ## tests that need no cluster

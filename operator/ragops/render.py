@@ -56,5 +56,6 @@ def _pipeline_objects(
         operator_image=settings.image,
         store_api_key=store_key,
         gateway_api_key=generate_key(),
+        operator_namespace=settings.namespace,
     )
     return build_pipeline_children(resource, inputs)

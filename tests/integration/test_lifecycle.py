@@ -37,6 +37,7 @@ def test_each_profile_gets_every_child_sized_and_ready(
     assert _container(deployment).resources.requests == {
         "cpu": table.gateway.request_cpu,
         "memory": table.gateway.request_memory,
+        "ephemeral-storage": table.gateway_scratch.request,
     }
     hpa = client.AutoscalingV2Api(cluster.api).read_namespaced_horizontal_pod_autoscaler("bot-gateway", namespace)
     assert (hpa.spec.min_replicas, hpa.spec.max_replicas) == (table.gateway_min_replicas, table.gateway_max_replicas)
@@ -49,8 +50,12 @@ def test_each_profile_gets_every_child_sized_and_ready(
     cluster.core.read_namespaced_secret("docs-qdrant-api-key", namespace)
     client.NetworkingV1Api(cluster.api).read_namespaced_network_policy("docs-qdrant", namespace)
     client.BatchV1Api(cluster.api).read_namespaced_cron_job("docs-backup", namespace)
+    client.NetworkingV1Api(cluster.api).read_namespaced_network_policy("bot-gateway", namespace)
     pdbs = client.PolicyV1Api(cluster.api).list_namespaced_pod_disruption_budget(namespace).items
-    assert [p.metadata.name for p in pdbs] == (["docs-qdrant"] if table.qdrant_replicas > 1 else [])
+    expected_pdbs = (["docs-qdrant"] if table.qdrant_replicas > 1 else []) + (
+        ["bot-gateway"] if table.gateway_min_replicas > 1 else []
+    )
+    assert sorted(p.metadata.name for p in pdbs) == sorted(expected_pdbs)
 
     assert store["status"]["readyReplicas"] == table.qdrant_replicas
     assert store["status"]["observedGeneration"] == store["metadata"]["generation"]

@@ -27,7 +27,13 @@ def store_children(profile: str = "small", **spec: Any) -> list[dict[str, Any]]:
 
 def pipeline_children(profile: str = "small", **spec: Any) -> list[dict[str, Any]]:
     resource = parse_resource(pipeline(profile, **spec))
-    inputs = PipelineInputs(resolve_pipeline(resource.spec), "ragops:1", ("docs-qdrant-api-key", "apiKey"), "gk")
+    inputs = PipelineInputs(
+        resolve_pipeline(resource.spec),
+        "ragops:1",
+        ("docs-qdrant-api-key", "apiKey"),
+        "gk",
+        operator_namespace="ragops-system",
+    )
     return build_pipeline_children(resource, inputs)
 
 
@@ -130,10 +136,10 @@ def test_gateway_deployment_leaves_replicas_to_the_hpa_and_wires_secrets() -> No
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     assert container["args"][:3] == ["gateway", "--pipeline", "/etc/ragops/pipeline.yaml"]
     assert container["image"] == "ragops:1"
-    env = {e["name"]: e for e in container["env"]}
-    assert env["RAGOPS_EMBEDDING_API_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "openai", "key": "apiKey"}
-    assert env["RAGOPS_QDRANT_API_KEY"]["valueFrom"]["secretKeyRef"]["name"] == "docs-qdrant-api-key"
-    assert "RAGOPS_LLM_API_KEY" not in env
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["RAGOPS_EMBEDDING_API_KEY_FILE"] == "/etc/ragops-keys/embedding-api-key"
+    assert env["RAGOPS_QDRANT_API_KEY_FILE"] == "/etc/ragops-keys/qdrant-api-key"
+    assert "RAGOPS_LLM_API_KEY_FILE" not in env  # no llm: retrieval only
     assert (container["livenessProbe"]["httpGet"]["path"], container["readinessProbe"]["httpGet"]["path"]) == (
         "/healthz",
         "/readyz",

@@ -70,6 +70,7 @@ def test_render_prints_every_child_as_parseable_yaml(tmp_path: Path) -> None:
             "Service/bot-gateway",
             "Deployment/bot-gateway",
             "HorizontalPodAutoscaler/bot-gateway",
+            "NetworkPolicy/bot-gateway",
         ]
     )
     assert "GitOps" in result.stderr  # generated keys come with a warning

@@ -122,7 +122,13 @@ def test_a_pipeline_without_references_reads_no_secret_and_its_gateway_gets_no_l
     assert [r for r in kube.reads() if r[1] == "Secret" and r[2] != "bot-gateway-api-key"] == []
 
     resource = parse_resource(pipeline())
-    inputs = PipelineInputs(resolve_pipeline(resource.spec), "ragops:1", ("docs-qdrant-api-key", "apiKey"), "k")
+    inputs = PipelineInputs(
+        resolve_pipeline(resource.spec),
+        "ragops:1",
+        ("docs-qdrant-api-key", "apiKey"),
+        "k",
+        operator_namespace="ragops-system",
+    )
     deployment = next(o for o in build_pipeline_children(resource, inputs) if o["kind"] == "Deployment")
     env = {e["name"] for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert "RAGOPS_LLM_API_KEY" not in env and "RAGOPS_EMBEDDING_API_KEY" not in env

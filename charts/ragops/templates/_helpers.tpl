@@ -54,3 +54,25 @@ helm.sh/chart: {{ include "ragops.chart" . }}
 {{- define "ragops.peering" -}}
 {{- if or (gt (int .Values.replicaCount) 1) .Values.peering.enabled -}}true{{- end -}}
 {{- end -}}
+
+{{/*
+The operator pods' topologySpreadConstraints: the explicit list when set, else with two or more replicas one
+constraint per topologySpread.topologyKeys entry. pod-template-hash keeps a rollout's surge pod from
+counting against the old ReplicaSet's pods.
+*/}}
+{{- define "ragops.topologySpreadConstraints" -}}
+{{- if .Values.topologySpreadConstraints -}}
+{{- toYaml .Values.topologySpreadConstraints -}}
+{{- else if and .Values.topologySpread.enabled (ge (int .Values.replicaCount) 2) -}}
+{{- range .Values.topologySpread.topologyKeys }}
+- maxSkew: {{ $.Values.topologySpread.maxSkew }}
+  topologyKey: {{ . | quote }}
+  whenUnsatisfiable: {{ $.Values.topologySpread.whenUnsatisfiable }}
+  labelSelector:
+    matchLabels:
+      {{- include "ragops.selectorLabels" $ | nindent 6 }}
+  matchLabelKeys:
+    - pod-template-hash
+{{- end }}
+{{- end -}}
+{{- end -}}

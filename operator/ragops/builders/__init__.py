@@ -38,9 +38,11 @@ def build_pipeline_children(resource: Resource[RagPipelineSpec], inputs: Pipelin
     candidates = [
         gateway.build_config_map(resource, inputs),
         gateway.build_api_key_secret(resource, inputs),
+        gateway.build_network_policy(resource, inputs),  # before the pods it guards
         gateway.build_service(resource, inputs),
         gateway.build_deployment(resource, inputs),
         gateway.build_hpa(resource, inputs),
+        gateway.build_pod_disruption_budget(resource, inputs),
         gateway.build_service_monitor(resource, inputs),
         build_prometheus_rule(resource, labels(resource, gateway.APP, gateway.COMPONENT))
         if resource.spec.monitoring.prometheus_rule

@@ -28,6 +28,16 @@ class Sizing:
 
 
 @dataclass(frozen=True)
+class ScratchSizing:
+    """Node-local disk of one pod: its emptyDir's sizeLimit and the container's ephemeral-storage request and
+    limit (the emptyDir plus container logs, which the kubelet counts too)."""
+
+    size_limit: str
+    request: str
+    limit: str
+
+
+@dataclass(frozen=True)
 class ProfileSpec:
     """What one profile means for every child object."""
 
@@ -38,6 +48,9 @@ class ProfileSpec:
     gateway_max_replicas: int
     gateway: Sizing
     workers: int
+    # The gateway writes little to disk (/tmp: library scratch files); the bound keeps a runaway from filling
+    # the node's root disk, and the request lets the scheduler count it.
+    gateway_scratch: ScratchSizing
 
 
 PROFILES: dict[Profile, ProfileSpec] = {
@@ -49,6 +62,7 @@ PROFILES: dict[Profile, ProfileSpec] = {
         gateway_max_replicas=3,
         gateway=Sizing("250m", "512Mi", "1", "1Gi"),
         workers=4,
+        gateway_scratch=ScratchSizing("256Mi", "512Mi", "1Gi"),
     ),
     Profile.MEDIUM: ProfileSpec(
         qdrant_replicas=3,
@@ -58,6 +72,7 @@ PROFILES: dict[Profile, ProfileSpec] = {
         gateway_max_replicas=6,
         gateway=Sizing("1", "2Gi", "2", "4Gi"),
         workers=16,
+        gateway_scratch=ScratchSizing("512Mi", "1Gi", "2Gi"),
     ),
     Profile.LARGE: ProfileSpec(
         qdrant_replicas=3,
@@ -67,5 +82,6 @@ PROFILES: dict[Profile, ProfileSpec] = {
         gateway_max_replicas=20,
         gateway=Sizing("4", "8Gi", "8", "16Gi"),
         workers=32,
+        gateway_scratch=ScratchSizing("1Gi", "2Gi", "4Gi"),
     ),
 }

@@ -7,9 +7,10 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import Annotated, ClassVar
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from ragops.models.base import (
+    DNS_SUBDOMAIN_PATTERN,
     IMAGE_MAX_LENGTH,
     IMAGE_PATTERN,
     RFC1035_LABEL_PATTERN,
@@ -20,11 +21,17 @@ from ragops.models.base import (
     SecretKeyRef,
     Spec,
     cel,
+    field_rules,
     with_rules,
 )
 from ragops.models.profiles import PROFILES, Profile
 from ragops.models.rules import resources_rule, resources_within_limits
-from ragops.models.vectorstore import COLLECTION_NAME_PATTERN, STORE_NAME_MAX_LENGTH, STORE_NAME_PATTERN
+from ragops.models.vectorstore import (
+    COLLECTION_NAME_PATTERN,
+    STORE_NAME_MAX_LENGTH,
+    STORE_NAME_PATTERN,
+    NamespaceName,
+)
 
 # The longest RagPipeline name whose derived names stay valid: the Service `<name>-gateway` is a 63-character
 # RFC 1035 label (builders/names.py).
@@ -256,6 +263,65 @@ class RateLimitSpec(Spec):
     requests_per_second: int = Field(default=0, ge=0, le=100000, description="Requests per second; 0 = off.")
 
 
+# Kubernetes label keys ([DNS-subdomain prefix/]name of up to 63 characters) and values.
+_LABEL_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
+LABEL_KEY_PATTERN = r"^(" + DNS_SUBDOMAIN_PATTERN[1:-1] + "/)?" + _LABEL_NAME + "$"
+LABEL_VALUE_PATTERN = r"^$|^" + _LABEL_NAME + "$"
+MATCH_LABELS_KEYS_RULE = cel(
+    "self.all(k, size(k) <= 316 && k.matches('" + LABEL_KEY_PATTERN.replace("\\", "\\\\") + "'))",
+    "matchLabels keys must be label keys ([prefix/]name)",
+)
+
+
+class AllowedPods(Spec):
+    """Pods that may call the gateway, by their labels."""
+
+    namespace: NamespaceName | None = Field(
+        default=None, description="Namespace of the pods. Empty: the RagPipeline's own namespace."
+    )
+    match_labels: dict[
+        str, Annotated[str, Field(max_length=63, pattern=LABEL_VALUE_PATTERN, description="A label value.")]
+    ] = Field(
+        min_length=1,
+        max_length=32,
+        description="Labels the client pods carry (all of them), e.g. {app: web}.",
+        json_schema_extra=field_rules(MATCH_LABELS_KEYS_RULE),
+    )
+
+    @field_validator("match_labels")
+    @classmethod
+    def _label_keys(cls, value: dict[str, str]) -> dict[str, str]:
+        bad = sorted(k for k in value if len(k) > 316 or not re.fullmatch(LABEL_KEY_PATTERN, k))
+        if bad:
+            raise ValueError(f"{MATCH_LABELS_KEYS_RULE['message']} (not: {', '.join(bad)})")
+        return value
+
+
+class GatewayNetworkPolicySpec(Spec):
+    """Which pods may open connections to the gateway (a NetworkPolicy around its pods; egress stays open)."""
+
+    enabled: bool = Field(
+        default=True,
+        description="Create the NetworkPolicy. false: no policy, any pod that can route to the gateway may "
+        "call it (the API key still applies).",
+    )
+    allow_same_namespace: bool = Field(
+        default=True,
+        description="Every pod of the RagPipeline's namespace may call the gateway. false: only allowedPods "
+        "(and the operator, and monitoring.prometheusNamespace) may.",
+    )
+    allowed_namespaces: list[NamespaceName] = Field(
+        default_factory=list,
+        max_length=64,
+        description="Other namespaces whose pods may call the gateway, e.g. an ingress controller's.",
+    )
+    allowed_pods: list[AllowedPods] = Field(
+        default_factory=list,
+        max_length=64,
+        description="Pods, by labels, that may call the gateway, in this namespace or another.",
+    )
+
+
 class GatewaySpec(Spec):
     """The gateway Deployment."""
 
@@ -278,6 +344,11 @@ class GatewaySpec(Spec):
     max_request_bytes: int = Field(
         default=10 * 1024 * 1024, ge=1024, le=1024 * 1024 * 1024, description="Largest accepted request body."
     )
+    network_policy: GatewayNetworkPolicySpec = Field(
+        default_factory=GatewayNetworkPolicySpec,
+        description="Clients allowed to reach the gateway. Default: pods of the same namespace only (plus the "
+        "operator's health check and monitoring.prometheusNamespace).",
+    )
 
 
 class PipelineMonitoringSpec(Spec):
@@ -286,6 +357,11 @@ class PipelineMonitoringSpec(Spec):
     service_monitor: bool = Field(default=False, description="Create a ServiceMonitor for the gateway.")
     prometheus_rule: bool = Field(
         default=False, description="Create a PrometheusRule with the gateway's success-rate and latency alerts."
+    )
+    prometheus_namespace: NamespaceName | None = Field(
+        default=None,
+        description="Namespace of the Prometheus that scrapes the gateway: the NetworkPolicy admits it to the "
+        "gateway port (a NetworkPolicy cannot narrow to /metrics; the API still needs the key).",
     )
 
 

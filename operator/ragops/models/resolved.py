@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ragops.models.base import ResourceRequirements
-from ragops.models.profiles import PROFILES, Profile, Sizing
+from ragops.models.profiles import PROFILES, Profile, ScratchSizing, Sizing
 from ragops.models.ragpipeline import RagPipelineSpec
 from ragops.models.vectorstore import VectorStoreSpec
 
@@ -68,6 +68,12 @@ class ResolvedPipeline:
     max_replicas: int
     resources: Resources
     workers: int
+    scratch: ScratchSizing  # /tmp's sizeLimit and the container's ephemeral-storage, from the profile
+
+    @property
+    def highly_available(self) -> bool:
+        """At least two pods at all times: worth a PodDisruptionBudget and spreading."""
+        return self.min_replicas >= 2
 
 
 def resolve_vectorstore(spec: VectorStoreSpec) -> ResolvedVectorStore:
@@ -96,4 +102,5 @@ def resolve_pipeline(spec: RagPipelineSpec) -> ResolvedPipeline:
         max_replicas=max_replicas,
         resources=merge_resources(table.gateway, spec.gateway.resources),
         workers=spec.gateway.workers if spec.gateway.workers is not None else table.workers,
+        scratch=table.gateway_scratch,
     )

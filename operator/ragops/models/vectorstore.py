@@ -309,6 +309,10 @@ class RestoreSpec(Spec):
     )
 
 
+# A namespace name: the element of every "allowed namespaces" list (VectorStore and RagPipeline NetworkPolicies).
+NamespaceName = Annotated[str, Field(max_length=63, pattern=DNS_LABEL_PATTERN)]
+
+
 class SecuritySpec(Spec):
     """API keys and network access to Qdrant."""
 
@@ -321,7 +325,7 @@ class SecuritySpec(Spec):
         description="Also generate a read-only API key (key `readOnlyApiKey` of the same Secret). "
         "Renamed from readOnlyApiKey in v1alpha1 (Kubernetes acronym convention).",
     )
-    allowed_namespaces: list[Annotated[str, Field(max_length=63, pattern=DNS_LABEL_PATTERN)]] = Field(
+    allowed_namespaces: list[NamespaceName] = Field(
         default_factory=list,
         max_length=64,
         description="Other namespaces whose pods may reach Qdrant (the NetworkPolicy admits them).",

@@ -98,6 +98,7 @@ def reconcile_pipeline(ctx: Context, body: Mapping[str, Any]) -> Outcome:
         operator_image=ctx.settings.image,
         store_api_key=api_key_ref(store),
         gateway_api_key=gateway_key,
+        operator_namespace=ctx.settings.namespace,
     )
     sync = sync_children(ctx.kube, ctx.children, resource.uid, build_pipeline_children(resource, inputs))
     if sync.errors:
