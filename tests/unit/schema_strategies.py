@@ -50,6 +50,12 @@ def from_structural(schema: dict[str, Any]) -> st.SearchStrategy[Any]:
     if "enum" in schema:
         return st.sampled_from(schema["enum"])
     kind = schema.get("type")
+    if kind == "object" and isinstance(schema.get("additionalProperties"), dict):
+        # A map (labels, say): keys that are label keys or any text, so that key rules get exercised both ways.
+        label_keys = st.from_regex(r"([a-z]{1,6}\.)?[a-z]{1,6}/[a-z0-9]{1,8}|[a-z0-9]{1,8}", fullmatch=True)
+        keys = st.one_of(label_keys, st.text())
+        low, high = schema.get("minProperties", 0), min(schema.get("maxProperties", MAX_ITEMS), MAX_ITEMS)
+        return st.dictionaries(keys, from_structural(schema["additionalProperties"]), min_size=low, max_size=high)
     if kind == "object":
         properties = schema.get("properties") or {}
         required = set(schema.get("required") or [])
