@@ -118,6 +118,19 @@ INVALID: list[tuple[dict[str, Any], str]] = [
     (pipeline(gateway={"cors": {"allowedOrigins": ["a.example.com"]}}), "spec.gateway.cors.allowedOrigins.0"),
     (pipeline(gateway={"image": "Not An Image"}), "spec.gateway.image"),
     (pipeline(gateway={"autoscaling": {"targetCpuUtilization": 50}}), "spec.gateway.autoscaling.targetCpuUtilization"),
+    (
+        pipeline(gateway={"networkPolicy": {"allowedNamespaces": ["Team_A"]}}),
+        "spec.gateway.networkPolicy.allowedNamespaces.0",
+    ),
+    (
+        pipeline(gateway={"networkPolicy": {"allowedPods": [{"matchLabels": {"not a key": "web"}}]}}),
+        "spec.gateway.networkPolicy.allowedPods.0.matchLabels: matchLabels keys must be label keys",
+    ),
+    (
+        pipeline(gateway={"networkPolicy": {"allowedPods": [{"matchLabels": {}}]}}),
+        "spec.gateway.networkPolicy.allowedPods.0.matchLabels",
+    ),
+    (pipeline(monitoring={"prometheusNamespace": "Monitoring"}), "spec.monitoring.prometheusNamespace"),
     (store(security={"readOnlyApiKey": False}), "spec.security.readOnlyApiKey"),
     (store(security={"allowedNamespaces": ["Team_A"]}), "spec.security.allowedNamespaces.0"),
     (store(qdrant={"image": "qdrant/qdrant:v1.20.0 "}), "spec.qdrant.image"),
@@ -215,6 +228,13 @@ VALID: list[dict[str, Any]] = [
     pipeline(llm={"provider": "ollama", "endpoint": "http://[fd00::1]:11434"}),
     pipeline(gateway={"cors": {"allowedOrigins": ["*", "https://a.example.com", "http://localhost:3000"]}}),
     pipeline(gateway={"image": "registry.local:5000/team/ragops:1.2@sha256:" + "a" * 64}),
+    pipeline(
+        gateway={
+            "networkPolicy": {
+                "allowedPods": [{"namespace": "web", "matchLabels": {"app.kubernetes.io/name": "ui", "tier": ""}}]
+            }
+        }
+    ),
     store(backup={"schedule": "*/15 2-4 1,15 JAN-MAR mon-fri", "timeZone": "America/Argentina/Buenos_Aires"}),
     store(backup={"schedule": "@daily"}),
     store(
