@@ -86,7 +86,10 @@ case "$action" in
         "${real_node_args[@]}" \
         --wait 120s >&2 || { log "ERROR: kwokctl could not start the control plane (logs: $cluster_dir/logs)"; exit 1; }
       # kwok nodes' InternalIPs on loopback: nothing that talks to a "node" (logs, exec) leaves this machine.
-      kwokctl scale node --name "$name" --replicas "$nodes" --param '.nodeIPs=["127.0.10.1"]' >/dev/null 2>&1
+      # ...and ephemeral-storage to allocate (kwok's node template has cpu, memory and pods only).
+      kwokctl scale node --name "$name" --replicas "$nodes" \
+        --param '.nodeIPs=["127.0.10.1"] | .allocatable["ephemeral-storage"]="100Gi" | .capacity["ephemeral-storage"]="100Gi"' \
+        >/dev/null 2>&1
     fi
     until kubectl --kubeconfig "$kubeconfig" get --raw /readyz >/dev/null 2>&1; do sleep 0.5; done
     provisioner=ragops.dev/fake-provisioner

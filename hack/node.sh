@@ -316,6 +316,13 @@ up() {
   kube_proxy_up "$kubeconfig"
   wait_for 120 "node Ready" kubectl --kubeconfig "$kubeconfig" wait --for=condition=Ready "node/$node_name" --timeout=2s \
     || { tail -30 "$node_dir/logs/kubelet.log" >&2; die "node $node_name not Ready (log: $node_dir/logs/kubelet.log)"; }
+  # With localStorageCapacityIsolation off the kubelet reports no ephemeral-storage, so pods that request some
+  # (every ragops pod does) would stay Pending. Advertise the disk's free space: the kubelet keeps capacity it
+  # does not set itself and derives allocatable from it.
+  local free
+  free=$(df --output=avail -B1G "$node_dir" | tail -1 | tr -d ' ')
+  kubectl --kubeconfig "$kubeconfig" patch node "$node_name" --subresource=status --type=merge \
+    -p "{\"status\":{\"capacity\":{\"ephemeral-storage\":\"${free}Gi\"},\"allocatable\":{\"ephemeral-storage\":\"${free}Gi\"}}}" >/dev/null
   log "node $node_name Ready (logs: $node_dir/logs)"
 }
 
