@@ -70,7 +70,7 @@ def _convert(node: dict[str, Any], definitions: dict[str, Any], path: str) -> di
         _default_objects(out)
     if out.get("type") == "array" and isinstance(out.get("items"), dict):
         out["items"].pop(_OPTIONAL, None)
-    if "description" not in out and not path.endswith("[]"):
+    if "description" not in out and not path.endswith(("[]", "{}")):  # items and map values: the field says
         raise SchemaError(f"{path}: every field needs a description (kubectl explain shows it)")
     return out
 

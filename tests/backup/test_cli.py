@@ -13,7 +13,7 @@ from ragops.backup.cli import add_backup_arguments, add_restore_arguments
 from ragops.backup.layout import StoreRef
 from ragops.backup.storage import PvcStorage
 from ragops.cli import main
-from tests.backup.conftest import STORE, backup
+from tests.backup.conftest import API_KEY, STORE, backup
 from tests.qdrant.double import Running
 
 
@@ -99,3 +99,19 @@ def test_ragops_main_delegates_to_the_backup_entrypoint(
                  "--pvc-path", str(tmp_path)])  # fmt: skip
 
     assert code == 0 and (tmp_path / STORE / "b1" / "manifest.json").is_file()
+
+
+def test_keys_come_from_the_mounted_files_before_the_environment(
+    source: Running, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    key_file = tmp_path / "keys" / "apiKey"
+    key_file.parent.mkdir()
+    key_file.write_text(API_KEY + "\n")  # as `kubectl create secret --from-file` often leaves it
+    monkeypatch.setenv("QDRANT_API_KEY", "stale-key-from-the-environment")
+    monkeypatch.setenv("QDRANT_API_KEY_FILE", str(key_file))
+    assert backup(source, "--pvc-path", str(tmp_path), name="b1") == 0
+
+    key_file.unlink()
+    assert backup(source, "--pvc-path", str(tmp_path), name="b2") == 1
+    assert f"key file {key_file} does not exist" in caplog.text
+    assert API_KEY not in caplog.text

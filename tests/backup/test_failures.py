@@ -41,8 +41,8 @@ def failing_puts(monkeypatch: pytest.MonkeyPatch, marker: str) -> None:
     answers like a failing server before the request leaves."""
     real = ragops.backup.s3.make_client
 
-    def make_client(endpoint: str | None, region: str) -> Any:
-        client = real(endpoint, region)
+    def make_client(endpoint: str | None, region: str, credentials: tuple[str, str] | None = None) -> Any:
+        client = real(endpoint, region, credentials)
 
         def refuse(params: dict[str, Any], **_: Any) -> None:
             if marker in params.get("Key", ""):

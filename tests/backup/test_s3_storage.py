@@ -26,8 +26,8 @@ def test_large_file_is_streamed_as_multipart_upload(s3_endpoint: str, bucket: st
     head = s3.head_object(Bucket=bucket, Key="pre/a/node-0.snapshot")
     assert head["ContentLength"] == len(data)
     assert head["ETag"].strip('"').endswith("-3")  # S3 marks multipart objects with their part count
-    with storage.fetch("a/node-0.snapshot") as path:
-        assert hashlib.sha256(path.read_bytes()).digest() == hashlib.sha256(data).digest()
+    with storage.chunks("a/node-0.snapshot") as chunks:
+        assert hashlib.sha256(b"".join(chunks)).digest() == hashlib.sha256(data).digest()
 
 
 def test_small_file_is_one_put(s3_endpoint: str, bucket: str) -> None:
@@ -52,7 +52,7 @@ def test_aborted_upload_leaves_nothing(s3_endpoint: str, bucket: str) -> None:
     assert storage.list("") == [] and storage.get_bytes("a/node-0.snapshot") is None
 
 
-def test_fetch_of_a_missing_object_is_file_not_found(s3_endpoint: str, bucket: str) -> None:
+def test_reading_a_missing_object_is_file_not_found(s3_endpoint: str, bucket: str) -> None:
     storage = S3Storage(s3_client(s3_endpoint), bucket)
-    with pytest.raises(FileNotFoundError), storage.fetch("missing/node-0.snapshot"):
+    with pytest.raises(FileNotFoundError), storage.chunks("missing/node-0.snapshot"):
         pass

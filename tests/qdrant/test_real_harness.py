@@ -6,6 +6,7 @@ Runs without a Qdrant binary, so a broken harness shows up before the real tier 
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -28,9 +29,13 @@ def test_pods_get_the_statefulsets_args_env_and_config(tmp_path: Path) -> None:
     cluster = pods(store("docs", 3), tmp_path / "pods", str(fake), "127.9.9")
 
     seen = []
-    for node in cluster.nodes:
-        done = subprocess.run(node.argv, cwd=node.directory, env=node.env, capture_output=True, check=True)
-        seen.append(json.loads(done.stdout))
+    # Joining peers wait for pod 0's p2p port on their first start: stand in for it while they start.
+    with socket.create_server(("127.9.9.1", 6335)):
+        for node in cluster.nodes:
+            done = subprocess.run(
+                node.argv, cwd=node.directory, env=node.env, capture_output=True, check=True, timeout=30
+            )
+            seen.append(json.loads(done.stdout))
     assert [s["argv"] for s in seen] == [
         ["--uri", "http://127.9.9.1:6335"],
         ["--bootstrap", "http://127.9.9.1:6335", "--uri", "http://127.9.9.2:6335"],
@@ -48,15 +53,15 @@ def test_pods_get_the_statefulsets_args_env_and_config(tmp_path: Path) -> None:
     assert cluster.rewrite("http://docs-qdrant-2.docs-qdrant-headless.search.svc:6333") == "http://127.9.9.3:6333"
 
 
-def test_a_single_pod_runs_the_image_entrypoint_without_arguments(tmp_path: Path) -> None:
+def test_a_single_pod_runs_the_image_entrypoint_without_arguments_after_raising_the_file_limit(tmp_path: Path) -> None:
     fake = tmp_path / "qdrant"
     fake.write_text(RECORDER.format(python=sys.executable))
     fake.chmod(0o755)
 
     [node] = pods(store("docs", 1), tmp_path / "pods", str(fake), "127.9.8").nodes
 
-    assert node.argv == ["./entrypoint.sh"]
-    done = subprocess.run(node.argv, cwd=node.directory, env=node.env, capture_output=True, check=True)
+    assert node.argv[:2] == ["/bin/bash", "-c"] and node.argv[2].endswith("exec ./entrypoint.sh")
+    done = subprocess.run(node.argv, cwd=node.directory, env=node.env, capture_output=True, check=True, timeout=30)
     assert json.loads(done.stdout)["argv"] == []
     config = yaml.safe_load((node.directory / "config" / "production.yaml").read_text())
     assert config["cluster"] == {"enabled": False}

@@ -194,7 +194,9 @@ def pods(resource: Resource[VectorStoreSpec], root: Path, qdrant: str, subnet: s
             value = _env_value(variable, secret)
             if value is not None:
                 env[variable["name"]] = _localise(value, directory)
-        argv = [*container.get("command", []), *container.get("args", [])] or ["./entrypoint.sh"]
+        # The start script names peers by their DNS names and reads pod paths: both as this machine sees them.
+        command = [*container.get("command", []), *container.get("args", [])] or ["./entrypoint.sh"]
+        argv = [_localise(cluster.rewrite(part), directory) for part in command]
         cluster.nodes.append(Node(ordinal, pod, cluster.dns[f"{pod}.{headless}"], directory, argv, env))
     return cluster
 

@@ -49,7 +49,12 @@ def cel_messages(kind: str) -> set[str]:
 def from_structural(schema: dict[str, Any]) -> st.SearchStrategy[Any]:
     if "enum" in schema:
         return st.sampled_from(schema["enum"])
+    if schema.get("x-kubernetes-int-or-string"):
+        return st.one_of(st.integers(0, 65535), st.text(max_size=8))
     kind = schema.get("type")
+    if kind == "object" and "properties" not in schema and schema.get("x-kubernetes-preserve-unknown-fields"):
+        # A passed-through object (a Kubernetes affinity section): any small JSON object.
+        return st.dictionaries(st.text(max_size=8), st.one_of(st.integers(), st.text(max_size=8)), max_size=2)
     if kind == "object" and isinstance(schema.get("additionalProperties"), dict):
         # A map (labels, say): keys that are label keys or any text, so that key rules get exercised both ways.
         label_keys = st.from_regex(r"([a-z]{1,6}\.)?[a-z]{1,6}/[a-z0-9]{1,8}|[a-z0-9]{1,8}", fullmatch=True)

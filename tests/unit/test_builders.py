@@ -89,7 +89,9 @@ def test_backup_volume_is_owned_when_retain_on_delete_is_off() -> None:
 def test_qdrant_probes_and_ports_follow_the_design() -> None:
     sts = by_kind(store_children(), "StatefulSet")[0]
     container = sts["spec"]["template"]["spec"]["containers"][0]
-    assert container["startupProbe"]["httpGet"]["path"] == "/readyz"
+    # Startup asks whether the process serves (/livez), not whether shards recovered (issue 18: a big node
+    # recovering must not be killed); routing waits for /readyz.
+    assert container["startupProbe"]["httpGet"]["path"] == "/livez"
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     live = container["livenessProbe"]
     assert (live["httpGet"]["path"], live["periodSeconds"], live["timeoutSeconds"], live["failureThreshold"]) == (
@@ -107,7 +109,7 @@ def test_distributed_mode_only_with_more_than_one_replica() -> None:
     sts = by_kind(single, "StatefulSet")[0]
     config = yaml.safe_load(by_kind(single, "ConfigMap")[0]["data"]["production.yaml"])
     assert config["cluster"]["enabled"] is False
-    assert "command" not in sts["spec"]["template"]["spec"]["containers"][0]
+    assert "--bootstrap" not in sts["spec"]["template"]["spec"]["containers"][0]["args"][0]
     assert "topologySpreadConstraints" not in sts["spec"]["template"]["spec"]
     assert by_kind(single, "PodDisruptionBudget") == []
 
@@ -183,7 +185,7 @@ def test_backup_cronjob_and_jobs() -> None:
     s3 = store_children(backup={"destination": {"s3": {"bucket": "bkp", "credentialsSecretRef": {"name": "s3"}}}})
     cron = by_kind(s3, "CronJob")[0]["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     assert "--s3-bucket" in cron["containers"][0]["args"]
-    assert {e["name"] for e in cron["containers"][0]["env"]} >= {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+    assert {e["name"] for e in cron["containers"][0]["env"]} >= {"QDRANT_API_KEY_FILE", "RAGOPS_S3_CREDENTIALS_DIR"}
 
 
 def test_prometheus_rule_only_when_monitoring_asks_for_it() -> None:

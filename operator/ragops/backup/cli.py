@@ -5,7 +5,9 @@
                    DESTINATION
     DESTINATION:   --pvc-path /backups | --s3-bucket B [--s3-prefix P] [--s3-endpoint URL] [--s3-region R]
 
-Environment: QDRANT_API_KEY, AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (S3), RAGOPS_BACKUP_NAME (backup).
+Environment: QDRANT_API_KEY_FILE (a file holding Qdrant's key; the Jobs mount it from its Secret) or
+QDRANT_API_KEY; RAGOPS_S3_CREDENTIALS_DIR (files accessKeyId and secretAccessKey, mounted from the Secret) or
+boto3's usual chain; RAGOPS_BACKUP_NAME (backup).
 Exit status 0 on success; otherwise 1 and one error line saying what failed (keys are never logged).
 """
 
@@ -26,11 +28,14 @@ from ragops.backup.layout import StoreRef, check_backup_name, default_backup_nam
 from ragops.backup.restore import SETTLE_SECONDS, restore
 from ragops.backup.storage import PvcStorage, Storage
 from ragops.qdrant.snapshots import QdrantError
+from ragops.secretfiles import SecretFileError, read_key
 
 log = logging.getLogger("ragops.backup")
 
 NAME_ENV = "RAGOPS_BACKUP_NAME"
 API_KEY_ENV = "QDRANT_API_KEY"
+API_KEY_FILE_ENV = "QDRANT_API_KEY_FILE"
+S3_CREDENTIALS_DIR_ENV = "RAGOPS_S3_CREDENTIALS_DIR"
 
 
 def add_backup_arguments(parser: argparse.ArgumentParser) -> None:
@@ -128,7 +133,9 @@ def open_storage(args: argparse.Namespace) -> Storage:
     # boto3 loads only for S3 destinations.
     from ragops.backup.s3 import S3Storage, make_client
 
-    return S3Storage(make_client(args.s3_endpoint or None, args.s3_region), args.s3_bucket, args.s3_prefix)
+    credentials = _s3_credentials()
+    client = make_client(args.s3_endpoint or None, args.s3_region, credentials)
+    return S3Storage(client, args.s3_bucket, args.s3_prefix)
 
 
 def describe(error: BaseException) -> str:
@@ -186,7 +193,25 @@ def _typed(convert: Any) -> Any:
 
 
 def _api_key() -> str | None:
+    """Read once at start: a Job is short, and the next one reads a rotated key."""
+    path = os.environ.get(API_KEY_FILE_ENV)
+    if path:
+        return _secret_file(Path(path))
     return os.environ.get(API_KEY_ENV) or None
+
+
+def _s3_credentials() -> tuple[str, str] | None:
+    directory = os.environ.get(S3_CREDENTIALS_DIR_ENV)
+    if not directory:
+        return None  # boto3's own chain (environment, profile, instance role)
+    return _secret_file(Path(directory, "accessKeyId")), _secret_file(Path(directory, "secretAccessKey"))
+
+
+def _secret_file(path: Path) -> str:
+    try:
+        return read_key(path)
+    except SecretFileError as error:
+        raise BackupError(str(error)) from error
 
 
 def _quiet_libraries() -> None:

@@ -21,7 +21,6 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 from pydantic import ValidationError
 
@@ -30,11 +29,10 @@ from ragops.backup.layout import StoreRef, backup_prefix, manifest_key
 from ragops.backup.manifest import CollectionBackup, Manifest, ShardFile, SnapshotFile
 from ragops.backup.storage import Storage
 from ragops.qdrant.cluster import View, peers_by_node, placement_operations, problems
-from ragops.qdrant.snapshots import QdrantError, QdrantNode
+from ragops.qdrant.snapshots import QdrantError, QdrantNode, Upload
 
 log = logging.getLogger(__name__)
 
-HASH_CHUNK = 1024 * 1024
 SETTLE_SECONDS = 600.0  # for replicas to become Active after a recovery or a shard move
 POLL_SECONDS = 0.5
 _MINOR = re.compile(r"^v?(\d+)\.(\d+)")
@@ -223,53 +221,56 @@ async def _refuse_non_empty(node: QdrantNode, manifest: Manifest, overwrite: boo
 
 
 async def _recover(storage: Storage, prefix: str, node: QdrantNode, collection: str, snapshot: SnapshotFile) -> None:
-    async with _verified_copy(storage, prefix, snapshot) as (path, size):
-        log.info("recovering collection %s on node %d from %d bytes", collection, snapshot.node, size)
-        await node.recover(collection, path, checksum=snapshot.sha256)
+    log.info("recovering collection %s on node %d from %d bytes", collection, snapshot.node, snapshot.size)
+    async with _verified_stream(storage, prefix, snapshot) as upload:
+        await node.recover(collection, upload, checksum=snapshot.sha256)
 
 
 async def _recover_shard(
     storage: Storage, prefix: str, node: QdrantNode, index: int, collection: str, shard: ShardFile
 ) -> None:
-    async with _verified_copy(storage, prefix, shard) as (path, size):
-        log.info("recovering collection %s shard %d on node %d from %d bytes", collection, shard.shard, index, size)
-        await node.recover_shard(collection, shard.shard, path, checksum=shard.sha256)
+    log.info("recovering collection %s shard %d on node %d from %d bytes", collection, shard.shard, index, shard.size)
+    async with _verified_stream(storage, prefix, shard) as upload:
+        await node.recover_shard(collection, shard.shard, upload, checksum=shard.sha256)
 
 
 @asynccontextmanager
-async def _verified_copy(
-    storage: Storage, prefix: str, entry: SnapshotFile | ShardFile
-) -> AsyncIterator[tuple[Path, int]]:
-    async with _local_copy(storage, prefix + entry.file) as path:
-        size, digest = await asyncio.to_thread(_measure, path)
-        if (size, digest) != (entry.size, entry.sha256):
-            raise BackupError(
-                f"{storage.where(prefix + entry.file)} does not match the manifest "
-                f"({size} bytes, sha256 {digest}; expected {entry.size} bytes, sha256 {entry.sha256}): "
-                f"not uploaded; the backup is damaged"
-            )
-        yield path, size
+async def _verified_stream(storage: Storage, prefix: str, entry: SnapshotFile | ShardFile) -> AsyncIterator[Upload]:
+    """The stored snapshot streamed from storage to Qdrant, never staged in a local file.
 
-
-@asynccontextmanager
-async def _local_copy(storage: Storage, key: str) -> AsyncIterator[Path]:
-    # Downloads (S3) and file access block: keep them off the event loop.
-    context = storage.fetch(key)
+    Qdrant checks the upload against the manifest's sha256 (the `checksum` parameter) before replacing
+    anything; the stream is measured too, so a damaged backup is named as such rather than as Qdrant's
+    checksum error, and a short one is never sent as if complete."""
+    key = prefix + entry.file
+    where = storage.where(key)
+    context = storage.chunks(key)
     try:
-        path = await asyncio.to_thread(context.__enter__)
+        source = await asyncio.to_thread(context.__enter__)
     except FileNotFoundError as error:
-        raise BackupError(f"{storage.where(key)} is missing: the backup is damaged") from error
+        raise BackupError(f"{where} is missing: the backup is damaged") from error
+    digest = hashlib.sha256()
+    seen = 0
+
+    def damaged() -> BackupError:
+        return BackupError(
+            f"{where} does not match the manifest ({seen}+ bytes read, expected {entry.size} bytes, "
+            f"sha256 {entry.sha256}): not restored; the backup is damaged"
+        )
+
+    async def chunks() -> AsyncIterator[bytes]:
+        nonlocal seen
+        while chunk := await asyncio.to_thread(next, source, b""):
+            seen += len(chunk)
+            if seen > entry.size:
+                raise damaged()
+            digest.update(chunk)
+            yield chunk
+        if seen != entry.size or digest.hexdigest() != entry.sha256:
+            raise damaged()
+
     try:
-        yield path
+        yield Upload(entry.file.rsplit("/", 1)[-1], entry.size, chunks())
+        if seen != entry.size or digest.hexdigest() != entry.sha256:
+            raise damaged()
     finally:
         await asyncio.to_thread(context.__exit__, None, None, None)
-
-
-def _measure(path: Path) -> tuple[int, str]:
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as file:
-        while chunk := file.read(HASH_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return size, digest.hexdigest()

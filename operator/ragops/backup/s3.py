@@ -2,15 +2,14 @@
 
 Snapshots are streamed: at most one part (PART_SIZE) is held in memory. Files smaller than a part go up in
 one PutObject; larger ones as a multipart upload, aborted on failure so no orphan parts are billed.
-Credentials come from boto3's usual chain (the Job sets AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY).
+Credentials come from files the Job mounts from the credentials Secret (passed in by the CLI), else from
+boto3's usual chain.
 """
 
 from __future__ import annotations
 
 import contextlib
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -24,7 +23,7 @@ DOWNLOAD_CHUNK = 1024 * 1024
 DELETE_BATCH = 1000  # DeleteObjects' limit
 
 
-def make_client(endpoint: str | None, region: str) -> Any:
+def make_client(endpoint: str | None, region: str, credentials: tuple[str, str] | None = None) -> Any:
     """An S3 client; a custom endpoint (MinIO, Ceph...) gets path-style addressing and checksums only
     where the API requires them, since many S3-compatible servers reject boto3's newer default ones.
     Integrity is covered by the sha256 the manifest records for every file."""
@@ -37,7 +36,8 @@ def make_client(endpoint: str | None, region: str) -> Any:
         )
     else:
         config = Config(retries={"mode": "standard", "max_attempts": 5})
-    return boto3.client("s3", endpoint_url=endpoint or None, region_name=region, config=config)
+    keys = {"aws_access_key_id": credentials[0], "aws_secret_access_key": credentials[1]} if credentials else {}
+    return boto3.client("s3", endpoint_url=endpoint or None, region_name=region, config=config, **keys)
 
 
 class S3Storage:
@@ -68,20 +68,16 @@ class S3Storage:
         return data
 
     @contextlib.contextmanager
-    def fetch(self, key: str) -> Iterator[Path]:
-        """Download to a temporary file (the Job's /tmp), removed afterwards."""
+    def chunks(self, key: str) -> Iterator[Iterator[bytes]]:
+        """Stream the object from S3 as it is consumed: nothing is staged in the Job's /tmp."""
         try:
             response = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
         except ClientError as error:
             if _missing(error):
                 raise FileNotFoundError(self.where(key)) from error
             raise
-        with tempfile.TemporaryDirectory(prefix="ragops-restore-") as directory:
-            path = Path(directory, key.rsplit("/", 1)[-1])
-            with contextlib.closing(response["Body"]) as body, path.open("wb") as file:
-                for chunk in body.iter_chunks(DOWNLOAD_CHUNK):
-                    file.write(chunk)
-            yield path
+        with contextlib.closing(response["Body"]) as body:
+            yield body.iter_chunks(DOWNLOAD_CHUNK)
 
     def list(self, prefix: str) -> list[Entry]:
         entries = []

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 PARTIAL = ".partial"
+READ_CHUNK = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -52,8 +53,9 @@ class Storage(Protocol):
         """A small object's content, None when absent."""
         ...
 
-    def fetch(self, key: str) -> contextlib.AbstractContextManager[Path]:
-        """A local file holding the object's bytes while the context lasts."""
+    def chunks(self, key: str) -> contextlib.AbstractContextManager[Iterator[bytes]]:
+        """The object's bytes in chunks, read as they are consumed (never staged in a local file).
+        FileNotFoundError when the object is missing."""
         ...
 
     def list(self, prefix: str) -> list[Entry]: ...
@@ -89,11 +91,12 @@ class PvcStorage:
             return None
 
     @contextlib.contextmanager
-    def fetch(self, key: str) -> Iterator[Path]:
+    def chunks(self, key: str) -> Iterator[Iterator[bytes]]:
         path = self._path(key)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such file")
-        yield path  # already local: no copy
+        with path.open("rb") as file:
+            yield iter(lambda: file.read(READ_CHUNK), b"")
 
     def list(self, prefix: str) -> list[Entry]:
         # Walk the deepest directory the prefix names; the key test below handles a partial last segment.

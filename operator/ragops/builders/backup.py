@@ -6,7 +6,6 @@ from typing import Any
 
 from ragops.builders import names
 from ragops.builders.meta import STORE_CLIENT_LABEL, metadata, selector_labels
-from ragops.builders.pod import secret_env
 from ragops.builders.qdrant import StoreInputs, api_key_ref
 from ragops.builders.security import container_security_context, pod_security_context
 from ragops.models.resource import Resource
@@ -17,6 +16,11 @@ BACKUP_COMPONENT = "backup"
 RESTORE_COMPONENT = "restore"
 BACKUP_MOUNT = "/backups"
 JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
+# Keys reach the Jobs as read-only files, never as environment variables (which leak into crash dumps,
+# `kubectl describe` of the process tree and child processes).
+SECRETS_MOUNT = "/var/run/secrets/ragops"
+SECRET_FILE_MODE = 0o440  # owner root, group the pod's fsGroup: readable by the Job's user only
+TMP_LIMIT = "1Gi"  # small files only: snapshots stream from Qdrant to the destination and back
 
 
 def build_backup_pvc(resource: Resource[VectorStoreSpec], inputs: StoreInputs) -> dict[str, Any] | None:
@@ -155,21 +159,32 @@ def _job_spec(
     destination = _destination(resource)
     secret_name, secret_key = api_key_ref(resource)
     env: list[dict[str, Any]] = [
-        secret_env("QDRANT_API_KEY", secret_name, secret_key),
+        {"name": "QDRANT_API_KEY_FILE", "value": f"{SECRETS_MOUNT}/qdrant/apiKey"},
         # The Job's own name becomes the backup's name, so status and storage agree.
         {
             "name": "RAGOPS_BACKUP_NAME",
             "valueFrom": {"fieldRef": {"fieldPath": f"metadata.labels['{JOB_NAME_LABEL}']"}},
         },
     ]
-    volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {}}]
-    mounts: list[dict[str, Any]] = [{"name": "tmp", "mountPath": "/tmp"}]
+    volumes: list[dict[str, Any]] = [
+        {"name": "tmp", "emptyDir": {"sizeLimit": TMP_LIMIT}},
+        _secret_volume("qdrant-key", secret_name, {secret_key: "apiKey"}),
+    ]
+    mounts: list[dict[str, Any]] = [
+        {"name": "tmp", "mountPath": "/tmp"},
+        {"name": "qdrant-key", "mountPath": f"{SECRETS_MOUNT}/qdrant", "readOnly": True},
+    ]
     if destination.s3 is not None:
         credentials = destination.s3.credentials_secret_ref.name or ""
-        env += [
-            secret_env("AWS_ACCESS_KEY_ID", credentials, "accessKeyId"),
-            secret_env("AWS_SECRET_ACCESS_KEY", credentials, "secretAccessKey"),
-        ]
+        env.append({"name": "RAGOPS_S3_CREDENTIALS_DIR", "value": f"{SECRETS_MOUNT}/s3"})
+        volumes.append(
+            _secret_volume(
+                "s3-credentials",
+                credentials,
+                {"accessKeyId": "accessKeyId", "secretAccessKey": "secretAccessKey"},
+            )
+        )
+        mounts.append({"name": "s3-credentials", "mountPath": f"{SECRETS_MOUNT}/s3", "readOnly": True})
     else:
         claim = names.backup(source or resource.name)
         volumes.append({"name": "backups", "persistentVolumeClaim": {"claimName": claim}})
@@ -196,8 +211,8 @@ def _job_spec(
                         "args": args,
                         "env": env,
                         "resources": {
-                            "requests": {"cpu": "100m", "memory": "256Mi"},
-                            "limits": {"cpu": "1", "memory": "1Gi"},
+                            "requests": {"cpu": "100m", "memory": "256Mi", "ephemeral-storage": "256Mi"},
+                            "limits": {"cpu": "1", "memory": "1Gi", "ephemeral-storage": TMP_LIMIT},
                         },
                         "securityContext": container_security_context(),
                         "volumeMounts": mounts,
@@ -205,6 +220,18 @@ def _job_spec(
                 ],
                 "volumes": volumes,
             },
+        },
+    }
+
+
+def _secret_volume(volume: str, secret: str, keys: dict[str, str]) -> dict[str, Any]:
+    """A Secret volume exposing `keys` (Secret key -> file name) read-only."""
+    return {
+        "name": volume,
+        "secret": {
+            "secretName": secret,
+            "items": [{"key": key, "path": path} for key, path in keys.items()],
+            "defaultMode": SECRET_FILE_MODE,
         },
     }
 

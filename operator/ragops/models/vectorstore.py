@@ -29,7 +29,9 @@ from ragops.models.base import (
     with_rules,
 )
 from ragops.models.profiles import PROFILES, Profile
+from ragops.models.qdrant_config import QdrantConfig
 from ragops.models.rules import resources_rule, resources_within_limits
+from ragops.models.scheduling import SchedulingSpec, SpreadPolicy
 
 DEFAULT_QDRANT_IMAGE = "qdrant/qdrant:v1.20.0"
 COLLECTION_NAME_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,254}$"
@@ -107,8 +109,8 @@ class Distance(StrEnum):
     MANHATTAN = "Manhattan"
 
 
-class QdrantSpec(Spec):
-    """The Qdrant server pods."""
+class QdrantSpec(SchedulingSpec):
+    """The Qdrant server pods: image, count, size, where they run and extra Qdrant configuration."""
 
     image: str = Field(
         default=DEFAULT_QDRANT_IMAGE,
@@ -125,6 +127,37 @@ class QdrantSpec(Spec):
     )
     resources: ResourceRequirements | None = Field(
         default=None, description="Requests and limits of each Qdrant pod; fields set here override the profile."
+    )
+    spread: SpreadPolicy = Field(
+        default=SpreadPolicy.PREFERRED,
+        description="Distributed stores: Preferred spreads the Qdrant pods over nodes and zones when it can (and "
+        "still schedules on a small cluster); Required never puts two of them on one node (a pod stays Pending "
+        "until a node is free), so one node failure costs at most one replica.",
+    )
+    config: QdrantConfig | None = Field(
+        default=None,
+        description="Qdrant configuration the spec does not model, in Qdrant's keys (e.g. "
+        "{storage: {optimizers: {default_segment_number: 4}}, log_level: WARN}); merged into production.yaml. "
+        "Ports, paths, cluster, TLS and keys are the operator's. A change rolls the pods one at a time.",
+    )
+
+
+class SnapshotVolumeSpec(Spec):
+    """The per-pod snapshot staging volume."""
+
+    size: Annotated[str | None, AfterValidator(positive_quantity)] = Field(
+        default=None,
+        max_length=QUANTITY_MAX_LENGTH,
+        pattern=QUANTITY_PATTERN,
+        description="Size of each pod's snapshot volume. Default: the store's storage size (a full snapshot of "
+        "a node fits).",
+        json_schema_extra=field_rules(POSITIVE_QUANTITY_RULE),
+    )
+    storage_class_name: str | None = Field(
+        default=None,
+        max_length=253,
+        pattern=DNS_SUBDOMAIN_PATTERN,
+        description="StorageClass of the snapshot volumes. Default: the cluster's default class.",
     )
 
 
@@ -163,6 +196,12 @@ class StorageSpec(Spec):
     retain_on_delete: bool = Field(
         default=True,
         description="Keep the PersistentVolumeClaims (the data) when the VectorStore is deleted.",
+    )
+    snapshot_volume: SnapshotVolumeSpec | None = Field(
+        default=None,
+        description="A volume per Qdrant pod at /qdrant/snapshots (a generic ephemeral PVC, created and deleted "
+        "with the pod), so backups and restores stage snapshots there instead of on the node's disk. Absent: "
+        "an emptyDir limited to the storage size. Recommended for stores of 100Gi and more.",
     )
 
 
@@ -337,6 +376,13 @@ class MonitoringSpec(Spec):
 
     service_monitor: bool = Field(
         default=False, description="Create a ServiceMonitor (needs the Prometheus Operator's CRDs)."
+    )
+    prometheus_namespace: str | None = Field(
+        default=None,
+        max_length=63,
+        pattern=DNS_LABEL_PATTERN,
+        description="Namespace of the Prometheus that scrapes Qdrant: the NetworkPolicy admits it to the HTTP "
+        "port (metrics), and nothing else of it.",
     )
 
 

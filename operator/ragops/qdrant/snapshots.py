@@ -9,8 +9,11 @@ assumes is the shape Qdrant documents.
 
 from __future__ import annotations
 
+import asyncio
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 from urllib.parse import quote
@@ -25,6 +28,25 @@ LONG_READ_SECONDS = 2 * 3600.0
 CHUNK = 1024 * 1024
 
 _SNAPSHOTS = TypeAdapter(list[models.SnapshotDescription])
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A snapshot to upload as a stream: `size` bytes in `chunks`, sent as `filename`."""
+
+    filename: str
+    size: int
+    chunks: AsyncIterator[bytes]
+
+    @classmethod
+    def of_file(cls, path: Path) -> Upload:
+        return cls(path.name, path.stat().st_size, _file_chunks(path))
+
+
+async def _file_chunks(path: Path) -> AsyncIterator[bytes]:
+    with path.open("rb") as file:
+        while chunk := await asyncio.to_thread(file.read, CHUNK):
+            yield chunk
 
 
 class QdrantError(Exception):
@@ -128,7 +150,9 @@ class QdrantNode:
         """Stream a shard snapshot file, like `download`."""
         return self._stream(f"/collections/{_name(collection)}/shards/{shard}/snapshots/{_name(snapshot)}")
 
-    async def recover_shard(self, collection: str, shard: int, snapshot: Path, *, checksum: str | None) -> None:
+    async def recover_shard(
+        self, collection: str, shard: int, snapshot: Path | Upload, *, checksum: str | None
+    ) -> None:
         """Upload a shard snapshot and recover this node's replica of the shard from it.
 
         `priority=snapshot`: the uploaded data becomes the shard's content; Qdrant marks the shard's other
@@ -165,27 +189,48 @@ class QdrantNode:
         except httpx.HTTPError as error:
             raise QdrantError(self._unreachable("GET", path, error)) from error
 
-    async def recover(self, collection: str, snapshot: Path, *, checksum: str | None = None) -> None:
-        """Upload a snapshot file and recover the collection from it on this node.
+    async def recover(self, collection: str, snapshot: Path | Upload, *, checksum: str | None = None) -> None:
+        """Upload a snapshot (a file, or a stream of its bytes) and recover the collection from it on this node.
 
         `priority=snapshot` makes the uploaded data the source of truth over replicas on other nodes, which
         is what a restore means; `checksum` lets Qdrant verify the upload before replacing anything.
         """
         await self._upload(f"/collections/{_name(collection)}/snapshots/upload", snapshot, checksum)
 
-    async def _upload(self, path: str, snapshot: Path, checksum: str | None) -> None:
-        """POST a snapshot file with snapshot priority (the upload wins over other replicas), waiting for it."""
+    async def _upload(self, path: str, snapshot: Path | Upload, checksum: str | None) -> None:
+        """POST a snapshot with snapshot priority (the upload wins over other replicas), waiting for it.
+
+        The body is streamed (a multipart form built around the chunks, with its exact length), so a restore
+        never stages a node-sized file: from S3 the bytes go straight from the download to Qdrant."""
+        upload = snapshot if isinstance(snapshot, Upload) else Upload.of_file(snapshot)
         params = {"priority": "snapshot", "wait": "true"}
         if checksum:
             params["checksum"] = checksum
-        with snapshot.open("rb") as file:
-            await self._result(
-                "POST",
-                path,
-                params=params,
-                files={"snapshot": (snapshot.name, file, "application/octet-stream")},
-                timeout=self._long,
-            )
+        boundary = secrets.token_hex(16)
+        head = (
+            f"--{boundary}\r\n"
+            f'Content-Disposition: form-data; name="snapshot"; filename="{upload.filename}"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        tail = f"\r\n--{boundary}--\r\n".encode()
+
+        async def body() -> AsyncIterator[bytes]:
+            yield head
+            async for chunk in upload.chunks:
+                yield chunk
+            yield tail
+
+        await self._result(
+            "POST",
+            path,
+            params=params,
+            content=body(),
+            headers={
+                "Content-Type": f"multipart/form-data; boundary={boundary}",
+                "Content-Length": str(len(head) + upload.size + len(tail)),
+            },
+            timeout=self._long,
+        )
 
     async def _result(self, method: str, path: str, **kwargs: Any) -> Any:
         """The `result` of Qdrant's envelope {"result": ..., "status": "ok", "time": ...}."""

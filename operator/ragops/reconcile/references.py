@@ -98,6 +98,12 @@ def store_references(resource: Resource[VectorStoreSpec], lookups: Lookups) -> l
     if ref.name:
         found.append(secret_key(lookups, "spec.security.apiKeySecretRef", ref.name, [ref.key]))
     found.append(storage_class(lookups, "spec.storage.storageClassName", spec.storage.storage_class_name))
+    if spec.storage.snapshot_volume is not None:
+        found.append(
+            storage_class(
+                lookups, "spec.storage.snapshotVolume.storageClassName", spec.storage.snapshot_volume.storage_class_name
+            )
+        )
     if spec.backup is not None:
         destination = spec.backup.destination
         if destination.s3 is not None:

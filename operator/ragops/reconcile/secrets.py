@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import secrets
 from collections.abc import Mapping
 from typing import Any
@@ -23,3 +24,13 @@ def secret_value(secret: Mapping[str, Any] | None, key: str) -> str | None:
 
 def existing_or_new(secret: Mapping[str, Any] | None, key: str) -> str:
     return secret_value(secret, key) or generate_key()
+
+
+def keys_hash(*values: str | None) -> str | None:
+    """A short digest of key values, for a pod-template annotation that rolls pods when a key changes.
+
+    Only this digest leaves the operator, never a value; None when no key is known yet."""
+    if not any(values):
+        return None
+    digest = hashlib.sha256("\0".join(value or "" for value in values).encode()).hexdigest()
+    return f"sha256:{digest[:16]}"

@@ -24,7 +24,7 @@ from ragops.reconcile.conditions import Observation
 from ragops.reconcile.context import Context, Outcome
 from ragops.reconcile.jobs import job_record, latest_backup
 from ragops.reconcile.kube import KubeError
-from ragops.reconcile.secrets import existing_or_new, secret_value
+from ragops.reconcile.secrets import existing_or_new, keys_hash, secret_value
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,7 @@ def reconcile_vectorstore(ctx: Context, body: Mapping[str, Any]) -> Outcome:
         api_key, read_only_key = _api_keys(ctx, resource)
         lookups = references.Lookups(ctx.kube, resource.namespace)
         missing = references.store_references(resource, lookups)
+        key_hash, read_only_in_secret = _key_state(resource, lookups, api_key, read_only_key)
     except KubeError as error:
         return report.transient(ctx, body, error)
     refs = references.replication_note(resource, resolved.replicas)
@@ -62,6 +63,8 @@ def reconcile_vectorstore(ctx: Context, body: Mapping[str, Any]) -> Outcome:
         api_key=api_key,
         read_only_api_key=read_only_key,
         live_template_size=template_size,
+        api_key_hash=key_hash,
+        read_only_key_in_secret=read_only_in_secret,
     )
     desired = build_vectorstore_children(resource, inputs)
     qdrant_ready, ready_replicas = _qdrant_ready(ctx.children.get(sts_key) or live_sts, resolved.replicas)
@@ -88,7 +91,7 @@ def reconcile_vectorstore(ctx: Context, body: Mapping[str, Any]) -> Outcome:
         notes.append(backup_note)
 
     secret_name, secret_key = api_key_ref(resource)
-    collections = _collections(
+    collections = _restoring(resource, restore_record) or _collections(
         ctx, resource, qdrant_ready, api_key, (secret_name, secret_key), resolved.replicas, previous, lookups
     )
     last_backup = _last_backup(ctx, resource)
@@ -239,6 +242,25 @@ def _api_keys(ctx: Context, resource: Resource[VectorStoreSpec]) -> tuple[str | 
     return api_key, read_only
 
 
+def _key_state(
+    resource: Resource[VectorStoreSpec],
+    lookups: references.Lookups,
+    api_key: str | None,
+    read_only_key: str | None,
+) -> tuple[str | None, bool]:
+    """(hash of the key values Qdrant should run with, whether a user's Secret holds a read-only key).
+
+    A user's Secret is read through the pass's lookups (the references check reads it anyway): rotating a
+    key there changes the hash, which rolls the Qdrant pods one at a time (on the next pass: a spec change,
+    a child's event, or the resync)."""
+    if api_key is not None:
+        return keys_hash(api_key, read_only_key), False
+    name, key = api_key_ref(resource)
+    secret = lookups.secret(name)
+    read_only = secret_value(secret, "readOnlyApiKey") if resource.spec.security.read_only_api_key else None
+    return keys_hash(secret_value(secret, key), read_only), read_only is not None
+
+
 def _qdrant_ready(sts: Mapping[str, Any] | None, replicas: int) -> tuple[bool, int]:
     if not sts:
         return False, 0
@@ -278,6 +300,27 @@ def _collections(
             ok = True if status == "True" else False if status == "False" else None
             return Observation("CollectionsReady", ok, str(condition.get("reason")), str(condition.get("message")))
     return Observation("CollectionsReady", None, "Checking", "checking the collections through Qdrant's API")
+
+
+def _restoring(resource: Resource[VectorStoreSpec], record: BackupRecord | None) -> Observation | None:
+    """While a restore is due, running or failed, the declared collections are not ensured: the restore
+    creates them from the backup (Qdrant recovers a snapshot only into a collection of the same parameters),
+    and an empty collection created meanwhile could hide a failed restore. Once it succeeded, the usual check
+    reports any difference between the restored collections and the declared ones."""
+    wanted = resource.spec.restore.backup_name
+    if not wanted or record is None or record.name != wanted or record.result == "Succeeded":
+        return None
+    if record.result == "Failed":
+        return Observation(
+            "CollectionsReady",
+            False,
+            "RestoreFailed",
+            f"restore of {record.name} failed, so the collections are not created (a retry restores into an "
+            f"empty store): delete the Job to retry, or clear spec.restore.backupName to start empty",
+        )
+    return Observation(
+        "CollectionsReady", None, "WaitingForRestore", f"collections come from backup {record.name} once restored"
+    )
 
 
 def _backup_scheduled(resource: Resource[VectorStoreSpec]) -> Observation:
