@@ -40,3 +40,22 @@ async def test_a_key_file_is_sent_and_a_rotated_key_used_by_the_same_client(qdra
     finally:
         await client.close()
     assert [c.api_key for c in qdrant.cluster.calls] == [API_KEY, "rotated-key"]
+
+
+async def test_during_a_rolling_key_change_a_pod_still_on_the_old_key_is_tried_with_it(
+    qdrant: Running, tmp_path: Path
+) -> None:
+    """The Secret is rotated (the file changes at once) while the pods restart with the new key one by one:
+    a pod still running with the old key refuses the new one, and the request goes again with the old key."""
+    volume = SecretVolume(tmp_path / "keys", {"apiKey": API_KEY})
+    qdrant.cluster.create_collection("manuals")
+    client = connect(qdrant.node_urls()[0], SecretFile(volume.path("apiKey"), recheck_seconds=0), timeout=0.5)
+    try:
+        await client.get_collections()
+        volume.update({"apiKey": "rotated-key"})  # this pod has not restarted yet: it still wants API_KEY
+        assert [c.name for c in (await client.get_collections()).collections] == ["manuals"]
+        qdrant.cluster.api_key = "rotated-key"  # now it has
+        assert [c.name for c in (await client.get_collections()).collections] == ["manuals"]
+    finally:
+        await client.close()
+    assert [c.api_key for c in qdrant.cluster.calls] == [API_KEY, "rotated-key", API_KEY, "rotated-key"]

@@ -15,14 +15,28 @@ API_KEY_HEADER = "api-key"
 
 
 class RotatingApiKey(httpx.Auth):
-    """Sets Qdrant's `api-key` header on every request from a key file, so a rotated Secret is used at once."""
+    """Sets Qdrant's `api-key` header on every request from a key file, so a rotated Secret is used at once.
+
+    During a rotation the Qdrant pods restart one at a time with the new key, so for the length of the roll
+    some pods still want the old one: a request refused with 401/403 is sent once more with the other key
+    (the previous value of the file), and no client is locked out while nodes and clients disagree."""
+
+    requires_request_body = True  # a refused request is sent again, body included
 
     def __init__(self, key: SecretFile) -> None:
         self._key = key
+        self._current: str | None = None
+        self._previous: str | None = None
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers[API_KEY_HEADER] = self._key.get()
-        yield request
+        value = self._key.get()
+        if value != self._current:
+            self._previous, self._current = self._current, value
+        request.headers[API_KEY_HEADER] = value
+        response = yield request
+        if response.status_code in (401, 403) and self._previous and self._previous != value:
+            request.headers[API_KEY_HEADER] = self._previous
+            yield request
 
 
 def connect(url: str, api_key: Key | None, timeout: float = 10.0) -> AsyncQdrantClient:
