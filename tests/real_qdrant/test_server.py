@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import yaml
@@ -66,3 +67,28 @@ def test_a_restarted_pod_rejoins_with_the_same_arguments(qdrant: Callable[..., C
 
     after = request(cluster, "GET", "/cluster", node=2)["peers"]
     assert after.keys() == before.keys()
+
+
+def test_pods_started_in_parallel_join_without_a_restart(qdrant: Callable[..., Cluster]) -> None:
+    """Joining peers wait for pod 0's p2p port before bootstrapping through it (Qdrant tries once and exits:
+    a crash loop under podManagementPolicy Parallel before the start script waited)."""
+    cluster = qdrant(replicas=3)
+    assert [node.restarts for node in cluster.nodes] == [0, 0, 0]
+
+
+def test_qdrant_runs_with_the_hard_open_file_limit(qdrant: Callable[..., Cluster]) -> None:
+    cluster = qdrant(replicas=1)
+    process = cluster.nodes[0].process
+    assert process is not None
+    limits = Path(f"/proc/{process.pid}/limits").read_text()
+    [line] = [line for line in limits.splitlines() if line.startswith("Max open files")]
+    soft, hard = line.split()[3:5]
+    assert soft == hard
+
+
+def test_metrics_answer_the_read_only_key_the_service_monitor_uses(qdrant: Callable[..., Cluster]) -> None:
+    cluster = qdrant(replicas=1)
+    url = cluster.urls[0]
+    response = httpx.get(url + "/metrics", headers={"Authorization": f"Bearer {READ_ONLY_KEY}"})
+    assert response.status_code == 200 and "app_info" in response.text
+    assert httpx.get(url + "/metrics").status_code in (401, 403)
