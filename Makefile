@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: help venv controlplane promtool node-deps images lint test unit integration e2e e2e-kind chaos crds demo demo-down bench clean
+.PHONY: help venv checkov controlplane promtool node-deps images lint test unit integration e2e e2e-kind chaos crds demo demo-down bench clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
@@ -18,6 +18,17 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 venv: $(VENV)/.installed ## Python environment with the package and dev tools
+
+# checkov pins urllib3 < 2, which would pull the kubernetes client back to a release without the API the
+# operator uses: it gets a venv of its own.
+CHECKOV_VENV ?= .venv-checkov
+$(CHECKOV_VENV)/.installed:
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install -q --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install -q 'checkov>=3.2,<4'
+	touch $@
+
+checkov: $(CHECKOV_VENV)/.installed ## checkov (Kubernetes linter) in its own venv, for tests/unit/test_checkov.py
 
 controlplane: ## build kube-apiserver, controller-manager, scheduler, kubectl, etcd, kwok, helm from source (cached)
 	bash hack/build-control-plane.sh >/dev/null
@@ -35,10 +46,10 @@ lint: venv ## ruff and mypy
 	$(VENV)/bin/ruff check operator tests e2e bench hack chaos
 	$(VENV)/bin/mypy
 
-test: venv controlplane promtool lint ## every test: unit, gateway, backup, chart, integration (starts the local control plane)
+test: venv checkov controlplane promtool lint ## every test: unit, gateway, backup, chart, integration (starts the local control plane)
 	$(PY) -m pytest tests -q -ra
 
-unit: venv ## tests that need no cluster
+unit: venv checkov ## tests that need no cluster
 	$(PY) -m pytest tests -q -m "not integration"
 
 integration: venv controlplane ## tests against the local control plane

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -50,10 +49,11 @@ class Finding:
 
 
 def _checkov() -> str:
-    beside_python = Path(sys.executable).parent / "checkov"
-    found = str(beside_python) if beside_python.is_file() else shutil.which("checkov")
+    # Its own venv (make checkov): checkov's pins would downgrade the operator's kubernetes client.
+    candidates = [os.environ.get("CHECKOV", ""), str(REPO / ".venv-checkov" / "bin" / "checkov")]
+    found = next((c for c in candidates if c and Path(c).is_file()), None) or shutil.which("checkov")
     if found is None:
-        pytest.fail("checkov not installed: run `make venv` (it is a dev dependency)", pytrace=False)
+        pytest.fail("checkov not installed: run `make checkov` (its own venv, .venv-checkov)", pytrace=False)
     return found
 
 
