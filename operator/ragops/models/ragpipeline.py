@@ -10,7 +10,6 @@ from typing import Annotated, ClassVar
 from pydantic import Field, field_validator, model_validator
 
 from ragops.models.base import (
-    DNS_SUBDOMAIN_PATTERN,
     IMAGE_MAX_LENGTH,
     IMAGE_PATTERN,
     RFC1035_LABEL_PATTERN,
@@ -26,6 +25,7 @@ from ragops.models.base import (
 )
 from ragops.models.profiles import PROFILES, Profile
 from ragops.models.rules import resources_rule, resources_within_limits
+from ragops.models.scheduling import LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN, label_keys_rule
 from ragops.models.vectorstore import (
     COLLECTION_NAME_PATTERN,
     STORE_NAME_MAX_LENGTH,
@@ -263,14 +263,7 @@ class RateLimitSpec(Spec):
     requests_per_second: int = Field(default=0, ge=0, le=100000, description="Requests per second; 0 = off.")
 
 
-# Kubernetes label keys ([DNS-subdomain prefix/]name of up to 63 characters) and values.
-_LABEL_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
-LABEL_KEY_PATTERN = r"^(" + DNS_SUBDOMAIN_PATTERN[1:-1] + "/)?" + _LABEL_NAME + "$"
-LABEL_VALUE_PATTERN = r"^$|^" + _LABEL_NAME + "$"
-MATCH_LABELS_KEYS_RULE = cel(
-    "self.all(k, size(k) <= 316 && k.matches('" + LABEL_KEY_PATTERN.replace("\\", "\\\\") + "'))",
-    "matchLabels keys must be label keys ([prefix/]name)",
-)
+MATCH_LABELS_KEYS_RULE = label_keys_rule("matchLabels")
 
 
 class AllowedPods(Spec):

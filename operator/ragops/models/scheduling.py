@@ -19,10 +19,17 @@ from ragops.models.base import DNS_SUBDOMAIN_PATTERN, Spec, cel, field_rules, wi
 _NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
 LABEL_KEY_PATTERN = r"^(" + DNS_SUBDOMAIN_PATTERN[1:-1] + "/)?" + _NAME + "$"
 LABEL_VALUE_PATTERN = r"^$|^" + _NAME + "$"
-NODE_SELECTOR_KEYS_RULE = cel(
-    "self.all(k, size(k) <= 316 && k.matches('" + LABEL_KEY_PATTERN.replace("\\", "\\\\") + "'))",
-    "nodeSelector keys must be label keys ([prefix/]name)",
-)
+
+
+def label_keys_rule(field: str) -> dict[str, str]:
+    """A CEL rule that a map's keys are Kubernetes label keys (CEL regexes are string literals: escape)."""
+    return cel(
+        "self.all(k, size(k) <= 316 && k.matches('" + LABEL_KEY_PATTERN.replace("\\", "\\\\") + "'))",
+        f"{field} keys must be label keys ([prefix/]name)",
+    )
+
+
+NODE_SELECTOR_KEYS_RULE = label_keys_rule("nodeSelector")
 AFFINITY_SECTIONS = ("nodeAffinity", "podAffinity", "podAntiAffinity")
 AFFINITY_MESSAGE = "affinity takes nodeAffinity, podAffinity and podAntiAffinity only"
 
