@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from kubernetes import client
 
+from ragops.builders import qdrant as qdrant_builders
 from ragops.models.profiles import PROFILES, Profile
 from tests.integration.cluster import Cluster, Operator, wait_for
 from tests.integration.manifests import ragpipeline, vectorstore
@@ -30,7 +31,11 @@ def test_each_profile_gets_every_child_sized_and_ready(
     sts = cluster.apps.read_namespaced_stateful_set("docs-qdrant", namespace)
     assert sts.spec.replicas == table.qdrant_replicas
     resources = _container(sts).resources
-    assert resources.requests == {"cpu": table.qdrant.request_cpu, "memory": table.qdrant.request_memory}
+    assert resources.requests == {
+        "cpu": table.qdrant.request_cpu,
+        "memory": table.qdrant.request_memory,
+        "ephemeral-storage": qdrant_builders.EPHEMERAL_REQUEST,
+    }
     assert resources.limits == {"cpu": table.qdrant.limit_cpu, "memory": table.qdrant.limit_memory}
     assert sts.spec.volume_claim_templates[0].spec.resources.requests["storage"] == table.storage
     deployment = cluster.apps.read_namespaced_deployment("bot-gateway", namespace)
@@ -82,6 +87,7 @@ def test_profile_change_resizes_in_place(cluster: Cluster, namespace: str, opera
     assert _container(sts).resources.requests == {
         "cpu": medium.qdrant.request_cpu,
         "memory": medium.qdrant.request_memory,
+        "ephemeral-storage": qdrant_builders.EPHEMERAL_REQUEST,
     }
     hpa_api = client.AutoscalingV2Api(cluster.api)
     wait_for(
