@@ -138,6 +138,11 @@ def sample_namespaces(settings: Settings, cli: Cli) -> Iterator[dict[str, str]]:
     """One restricted namespace per sample, holding the Secrets that sample references (random values, sent on
     stdin so they never show in a process list)."""
     namespaces = {sample: sample_namespace(sample) for sample in settings.samples}
+    if "full" in namespaces:
+        # full.yaml names a PriorityClass, which must exist like its Secrets (pods are refused without it).
+        priority = {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": {"name": "vectors"},
+                    "value": 100000, "description": "ragops e2e: the full sample's Qdrant pods"}
+        cli.kubectl("apply", "--server-side", "--field-manager=ragops-e2e", "-f", "-", stdin=json.dumps(priority))
     for sample, namespace in namespaces.items():
         ensure_namespace(cli, namespace)
         for name, keys in SAMPLE_SECRETS[sample].items():
