@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import yaml
-from tests.unit.tools import CHART, REPO, SAMPLES, find_helm, run
+from tests.unit.tools import REPO, SAMPLES, find_helm, helm_template_text, run
 
 from ragops.reconcile.context import OperatorSettings
 from ragops.render import render_objects
@@ -57,17 +57,6 @@ def _checkov() -> str:
     return found
 
 
-def _helm_template(helm: str, values: dict[str, Any], directory: Path) -> str:
-    args = [helm, "template", "ragops", str(CHART), "--namespace", "ragops-system"]
-    if values:
-        values_file = directory / "values.yaml"
-        values_file.write_text(yaml.safe_dump(values))
-        args += ["-f", str(values_file)]
-    result = run(args)
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
 def _sample_children(path: Path) -> str:
     documents = []
     for doc in yaml.safe_load_all(path.read_text()):
@@ -88,8 +77,8 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, list
     work = tmp_path_factory.mktemp("checkov")
     inputs = work / "inputs"
     inputs.mkdir()
-    (inputs / "chart-default.yaml").write_text(_helm_template(helm, {}, work))
-    (inputs / "chart-hardened.yaml").write_text(_helm_template(helm, HARDENED_VALUES, work))
+    (inputs / "chart-default.yaml").write_text(helm_template_text(helm, work))
+    (inputs / "chart-hardened.yaml").write_text(helm_template_text(helm, work, HARDENED_VALUES))
     shutil.copy(REPO / "manifests" / "install.yaml", inputs / "install.yaml")
     for sample in sorted(SAMPLES.glob("*.yaml")):
         (inputs / f"sample-{sample.stem}.yaml").write_text(_sample_children(sample))

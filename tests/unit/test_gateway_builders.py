@@ -6,24 +6,15 @@ from typing import Any
 
 import pytest
 from tests.unit.samples import pipeline
+from tests.unit.test_builders import pipeline_children
 
-from ragops.builders import PipelineInputs, build_pipeline_children
-from ragops.models import SpecError, parse_resource, resolve_pipeline
+from ragops.models import SpecError, parse_resource
 from ragops.models.profiles import PROFILES, Profile
 
 OPENAI = {"provider": "openai", "apiKeySecretRef": {"name": "openai"}}
 
 
-def children(profile: str = "small", **spec: Any) -> list[dict[str, Any]]:
-    resource = parse_resource(pipeline(profile, **spec))
-    inputs = PipelineInputs(
-        resolve_pipeline(resource.spec),
-        "ragops:1",
-        ("docs-qdrant-api-key", "apiKey"),
-        "gk",
-        operator_namespace="ragops-system",
-    )
-    return build_pipeline_children(resource, inputs)
+children = pipeline_children  # the gateway's children, built as the operator builds them
 
 
 def one(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:

@@ -58,16 +58,21 @@ def run(cmd: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False, **kwargs)
 
 
-def helm_template(helm: str, tmp_path: Path, values: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+def helm_template_text(helm: str, directory: Path, values: dict[str, Any] | None = None) -> str:
     """`helm template` of the chart as release `ragops` in ragops-system, with `values` (a values file)."""
     args = [helm, "template", "ragops", str(CHART), "--namespace", "ragops-system"]
     if values:
-        path = tmp_path / "values.yaml"
+        path = directory / "values.yaml"
         path.write_text(yaml.safe_dump(values))
         args += ["-f", str(path)]
     result = run(args)
     assert result.returncode == 0, result.stderr
-    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+    return result.stdout
+
+
+def helm_template(helm: str, tmp_path: Path, values: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The documents of `helm_template_text`."""
+    return [doc for doc in yaml.safe_load_all(helm_template_text(helm, tmp_path, values)) if doc]
 
 
 def by_kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
