@@ -38,13 +38,16 @@ go 1.26
 
 require github.com/prometheus/prometheus $version
 MOD
-printf '//go:build tools\n\npackage tools\n\nimport _ "github.com/prometheus/prometheus/cmd/promtool"\n' > tools.go
-go mod tidy -e >/dev/null 2>tidy.log || { cat tidy.log >&2; die "go mod tidy failed for github.com/prometheus/prometheus@$version"; }
+# `go get` of the one package (not `go mod tidy`, which fetches every module any build tag could need).
+go get "github.com/prometheus/prometheus/cmd/promtool@$version" >/dev/null 2>get.log \
+  || { cat get.log >&2; die "go get failed for github.com/prometheus/prometheus@$version"; }
 # Module v0.MMm.p is Prometheus M.m.p (v0.316.0 = 3.16.0): stamp it so `promtool --version` tells which rules engine checked.
 module_minor=${version#v0.}; module_minor=${module_minor%%.*}
 release="$(( module_minor / 100 )).$(( module_minor % 100 )).${version##*.}"
 ldflags="-s -w -X github.com/prometheus/common/version.Version=$release"
-go build -trimpath -ldflags "$ldflags" -o "$binary.tmp" github.com/prometheus/prometheus/cmd/promtool 2>build.log \
+# remove_all_sd: Prometheus's own tag that leaves out the cloud service-discovery plugins (AWS, Azure, GCE, ...
+# SDKs, most of a cold build); rule checking and rule unit tests do not use them.
+go build -trimpath -tags remove_all_sd -ldflags "$ldflags" -o "$binary.tmp" github.com/prometheus/prometheus/cmd/promtool 2>build.log \
   || { tail -40 build.log >&2; die "go build of promtool failed (Go $(go env GOVERSION)); see the errors above"; }
 mv "$binary.tmp" "$binary"
 log "promtool ready at $binary ($(( $(date +%s) - start )) s)"
