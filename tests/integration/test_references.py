@@ -90,7 +90,8 @@ def test_missing_s3_credentials_and_storage_class_are_reported_on_the_store(
         "(keys s3/accessKeyId, s3/secretAccessKey)"
     )
     # Qdrant serves without backups: the store runs, degraded, instead of claiming Ready.
-    wait_for(lambda: phase(cluster, "VectorStore", namespace, "docs") == "Degraded", what="Degraded")
+    # (Degraded needs the Qdrant pods Running too: a loaded machine needs more than the default 30 s.)
+    wait_for(lambda: phase(cluster, "VectorStore", namespace, "docs") == "Degraded", timeout=180, what="Degraded")
 
     cluster.create(namespace, vectorstore(name="fast", storage={"storageClassName": "no-such-class"}))
     found = wait_for(lambda: references(cluster, "VectorStore", namespace, "fast", "False"), what="a condition")
