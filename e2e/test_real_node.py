@@ -334,7 +334,12 @@ def test_operator_failover_the_standby_pod_takes_over(
             found = logs()
             return len(found) == 2 and any("Pausing" in log for log in found.values())
 
-        wait_for(decided, 60, interval=2, what="the peering decision in the operator logs")
+        try:
+            # Both pods start at once after the upgrade; on a loaded node their first peering pass can take minutes.
+            wait_for(decided, 180, interval=2, what="the peering decision in the operator logs")
+        except AssertionError as error:
+            tails = "\n".join(f"--- {pod}:\n{log[-2000:]}" for pod, log in logs().items())
+            raise AssertionError(f"{error}\n{tails}") from None
         found = logs()
         paused_all = [pod for pod, log in found.items() if "Pausing all operators" in log]
         assert not paused_all, f"every replica paused (same kopf peering priority): {paused_all}"
