@@ -31,9 +31,10 @@ def wait_for(predicate: Callable[[], T], timeout: float = 30.0, interval: float 
         try:
             last = predicate()
         except client.ApiException as error:
-            last = f"ApiException {error.status}: {error.reason}"
-        if last:
-            return last  # type: ignore[no-any-return]
+            last = f"ApiException {error.status}: {error.reason}"  # not an answer: shown if time runs out
+        else:
+            if last:
+                return last  # type: ignore[no-any-return]
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}: last={last!r}")
 
